@@ -1,0 +1,73 @@
+"""Who a user is, as far as authorization goes.
+
+Staff roles (officer, manager, partner) are Django groups; `applicant` means "member of at
+least one enterprise" (or in the applicant group, for a firm's user who has yet to
+register one); `admin` is a superuser. `principal_for` computes this once per user object
+so a request pays for it once, whatever the number of rows it renders.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import TextChoices
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+
+
+class Role(TextChoices):
+    APPLICANT = "applicant", _("Applicant")
+    OFFICER = "officer", _("Officer")
+    MANAGER = "manager", _("Manager")
+    PARTNER = "partner", _("Partner system")
+    ADMIN = "admin", _("Administrator")
+
+
+GROUP_ROLES = (Role.APPLICANT, Role.OFFICER, Role.MANAGER, Role.PARTNER)
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    roles: frozenset[Role]
+    enterprise_ids: frozenset[uuid.UUID]
+
+    @property
+    def is_staff_reviewer(self) -> bool:
+        """Officers and managers see every submitted case."""
+        return bool(self.roles & {Role.OFFICER, Role.MANAGER})
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+    def is_member_of(self, enterprise_id: uuid.UUID) -> bool:
+        return enterprise_id in self.enterprise_ids
+
+
+_CACHE_ATTR = "_principal_cache"
+
+
+def principal_for(user: User) -> Principal:
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    from applicants.models import Membership  # applicants depends on accounts, not back
+
+    group_names = set(user.groups.values_list("name", flat=True))
+    enterprise_ids = frozenset(Membership.objects.filter(user=user).values_list("enterprise_id", flat=True))
+    roles = {Role(name) for name in group_names if name in Role.values and name != Role.ADMIN}
+    if enterprise_ids:
+        roles.add(Role.APPLICANT)
+    if user.is_superuser:
+        roles.add(Role.ADMIN)
+    principal = Principal(user=user, roles=frozenset(roles), enterprise_ids=enterprise_ids)
+    setattr(user, _CACHE_ATTR, principal)
+    return principal
+
+
+def forget_principal(user: User) -> None:
+    """Drop the cached principal after a change of groups or memberships."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)

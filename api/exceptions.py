@@ -1,0 +1,165 @@
+"""Every error as application/problem+json (RFC 9457), mapped in one place.
+
+Domain errors (common.exceptions and their subclasses) map by family: ValidationFailed
+400, NotAllowed 403, NotFound 404, Conflict 409. DRF's own errors keep their status.
+Titles and details are translated into the request's language; `type` and `code` never are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from common.exceptions import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:ipsupport:problem:"
+
+
+def _titles() -> dict[int, str]:
+    return {
+        400: _("Invalid request"),
+        401: _("Authentication required"),
+        403: _("Permission denied"),
+        404: _("Not found"),
+        405: _("Method not allowed"),
+        406: _("Not acceptable"),
+        409: _("Conflict with the current state"),
+        412: _("Precondition failed"),
+        413: _("Request too large"),
+        415: _("Unsupported media type"),
+        429: _("Too many requests"),
+        500: _("Internal server error"),
+        503: _("Service unavailable"),
+    }
+
+
+def problem(
+    status: int,
+    *,
+    code: str,
+    detail: str,
+    instance: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": _titles().get(status, _("Error")),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return body
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """DRF's nested `get_full_details()` → [{"field", "code", "message"}, ...]."""
+    if isinstance(detail, dict) and set(detail) == {"message", "code"}:
+        return [{"field": prefix or "non_field_errors", "code": str(detail["code"]), "message": str(detail["message"])}]
+    out: list[dict[str, str]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = (
+                "non_field_errors"
+                if key == "non_field_errors" and not prefix
+                else (f"{prefix}.{key}" if prefix else str(key))
+            )
+            out.extend(_flatten(value, name))
+    elif isinstance(detail, list):
+        if all(isinstance(item, dict) and set(item) == {"message", "code"} for item in detail):
+            for item in detail:
+                out.extend(_flatten(item, prefix))
+        else:
+            for index, item in enumerate(detail):
+                out.extend(_flatten(item, f"{prefix}[{index}]"))
+    return out
+
+
+_DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (ValidationFailed, 400),
+    (NotAllowed, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+)
+
+
+def _domain_response(exc: DomainError, path: str) -> Response:
+    status = next((code for cls, code in _DOMAIN_STATUS if isinstance(exc, cls)), 400)
+    errors = None
+    if isinstance(exc, ValidationFailed):
+        errors = [{"field": e.field, "code": e.code, "message": str(e.message)} for e in exc.errors]
+    if isinstance(exc, NotFound):
+        detail = _("The requested object does not exist or is not visible to you.")
+    else:
+        detail = str(exc.message)
+    body = problem(status, code=exc.code, detail=detail, instance=path, errors=errors, extra=exc.data or None)
+    return Response(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    request = context.get("request")
+    path = request.path if request is not None else None
+    if isinstance(exc, DomainError):
+        return _domain_response(exc, path or "")
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, drf.APIException):
+        return response
+    status = response.status_code
+    errors = None
+    if isinstance(exc, drf.ValidationError):
+        errors = _flatten(exc.get_full_details())
+        code = "invalid"
+        detail = _("The request contains invalid data.")
+        if errors and len(errors) == 1:
+            detail = errors[0]["message"]
+    else:
+        full = exc.get_full_details()
+        code = str(full.get("code", "error")) if isinstance(full, dict) else "error"
+        detail = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else _("Error")
+        if isinstance(exc, drf.NotFound):
+            detail = _("The requested object does not exist or is not visible to you.")
+    response.data = problem(status, code=code, detail=detail, instance=path, errors=errors)
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def _django_problem(request: HttpRequest, status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse(
+        problem(status, code=code, detail=detail, instance=request.path),
+        status=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _django_problem(request, 404, "not_found", _("No resource at this address."))
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    return _django_problem(request, 500, "server_error", _("An unexpected error occurred. It has been logged."))
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _django_problem(request, 400, "bad_request", _("The request could not be understood."))
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _django_problem(request, 403, "permission_denied", _("You do not have permission to do this."))

@@ -1,0 +1,331 @@
+"""Explicit input and output serializers, one pair per operation, with unique names.
+
+Inputs check shape and types only; business rules live in the services.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.roles import principal_for
+from applicants.models import Enterprise, LegalForm, SectorGroup
+from cases.models import Case, CaseEvent, CaseState, Programme, SupportRule, SupportType
+from cases.workflow import ACTIONS, allowed_actions
+
+MAX_VND = 100_000_000_000
+MAX_COMMENT = 4000
+
+
+# --- Auth --------------------------------------------------------------------------------
+
+
+class TokenCreateInput(serializers.Serializer[Any]):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=256, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenOutput(serializers.Serializer[Any]):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class UserRefOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+
+
+class MeEnterpriseOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="enterprise.id")
+    name = serializers.CharField(source="enterprise.name")
+    role = serializers.CharField()
+
+
+class MeOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    email = serializers.EmailField()
+    language = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+    enterprises = MeEnterpriseOutput(many=True)
+
+
+class HealthOutput(serializers.Serializer[Any]):
+    status = serializers.CharField()
+    database = serializers.CharField()
+    version = serializers.CharField()
+
+
+# --- Enterprises --------------------------------------------------------------------------
+
+
+class EnterpriseOutput(serializers.ModelSerializer[Enterprise]):
+    class Meta:
+        model = Enterprise
+        fields = [
+            "id",
+            "name",
+            "tax_code",
+            "legal_form",
+            "province_code",
+            "province_name",
+            "ward_code",
+            "ward_name",
+            "address",
+            "founded_on",
+            "sector_group",
+            "employees",
+            "annual_revenue",
+            "capital",
+            "size_class",
+            "is_startup",
+            "startup_verified_at",
+            "verified_at",
+            "women_owned",
+            "many_female_employees",
+            "social_enterprise",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class EnterpriseCreateInput(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=255)
+    tax_code = serializers.CharField(max_length=20)
+    legal_form = serializers.ChoiceField(choices=LegalForm.choices)
+    province_code = serializers.CharField(max_length=3)
+    ward_code = serializers.CharField(max_length=6)
+    address = serializers.CharField(max_length=255)
+    founded_on = serializers.DateField(required=False, allow_null=True)
+    sector_group = serializers.ChoiceField(choices=SectorGroup.choices, default=SectorGroup.TRADE_SERVICES)
+    employees = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
+    annual_revenue = serializers.IntegerField(min_value=0, max_value=10**15, default=0)
+    capital = serializers.IntegerField(min_value=0, max_value=10**15, default=0)
+    is_startup = serializers.BooleanField(default=False)
+    women_owned = serializers.BooleanField(default=False)
+    many_female_employees = serializers.BooleanField(default=False)
+    social_enterprise = serializers.BooleanField(default=False)
+
+
+class EnterpriseUpdateInput(EnterpriseCreateInput):
+    """Any subset of the creation fields (PATCH)."""
+
+
+class EnterpriseVerifyInput(serializers.Serializer[Any]):
+    startup = serializers.BooleanField(
+        default=False, help_text=_("Also confirm the innovative-startup status on file.")
+    )
+
+
+# --- Programmes -----------------------------------------------------------------------------
+
+
+class SupportRuleOutput(serializers.ModelSerializer[SupportRule]):
+    percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
+
+    class Meta:
+        model = SupportRule
+        fields = ["support_type", "percent", "cap_amount"]
+        read_only_fields = fields
+
+
+class ProgrammeOutput(serializers.ModelSerializer[Programme]):
+    rules = SupportRuleOutput(many=True, read_only=True)
+
+    class Meta:
+        model = Programme
+        fields = [
+            "id",
+            "code",
+            "name",
+            "year",
+            "opens_on",
+            "closes_on",
+            "budget_total",
+            "legal_basis",
+            "reference_prefix",
+            "rules",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SupportRuleInput(serializers.Serializer[Any]):
+    support_type = serializers.ChoiceField(choices=SupportType.choices)
+    percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("100")
+    )
+    cap_amount = serializers.IntegerField(min_value=1, max_value=MAX_VND)
+
+
+class ProgrammeCreateInput(serializers.Serializer[Any]):
+    code = serializers.SlugField(max_length=40)
+    name = serializers.CharField(max_length=255)
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    opens_on = serializers.DateField()
+    closes_on = serializers.DateField()
+    budget_total = serializers.IntegerField(min_value=0, max_value=10**14)
+    legal_basis = serializers.CharField(required=False, allow_blank=True, default="")
+    reference_prefix = serializers.RegexField(r"^[A-Z]{2,10}$", required=False, default="SHTT")
+    rules = SupportRuleInput(many=True)
+
+
+class ProgrammeUpdateInput(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=255, required=False)
+    year = serializers.IntegerField(min_value=2000, max_value=2100, required=False)
+    opens_on = serializers.DateField(required=False)
+    closes_on = serializers.DateField(required=False)
+    budget_total = serializers.IntegerField(min_value=0, max_value=10**14, required=False)
+    legal_basis = serializers.CharField(required=False, allow_blank=True)
+    reference_prefix = serializers.RegexField(r"^[A-Z]{2,10}$", required=False)
+    rules = SupportRuleInput(many=True, required=False, help_text=_("Replaces the whole rule set."))
+
+
+# --- Cases ------------------------------------------------------------------------------
+
+
+class CaseOutput(serializers.ModelSerializer[Case]):
+    enterprise = serializers.UUIDField(source="enterprise_id", read_only=True)
+    enterprise_name = serializers.CharField(source="enterprise.name", read_only=True)
+    programme = serializers.CharField(source="programme.code", read_only=True)
+    assigned_officer = UserRefOutput(read_only=True, allow_null=True)
+    state_label = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "reference",
+            "enterprise",
+            "enterprise_name",
+            "programme",
+            "support_type",
+            "title",
+            "details",
+            "state",
+            "state_label",
+            "requested_amount",
+            "recommended_amount",
+            "approved_amount",
+            "disbursed_amount",
+            "recommendation",
+            "paid_on",
+            "payment_reference",
+            "assigned_officer",
+            "submitted_at",
+            "received_at",
+            "decided_at",
+            "created_at",
+            "updated_at",
+            "version",
+            "allowed_actions",
+        ]
+        read_only_fields = fields
+
+    def get_state_label(self, case: Case) -> str:
+        return str(CaseState(case.state).label)
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=ACTIONS)))
+    def get_allowed_actions(self, case: Case) -> list[str]:
+        return allowed_actions(case, principal_for(self.context["request"].user))
+
+
+class CaseCreateInput(serializers.Serializer[Any]):
+    enterprise = serializers.UUIDField()
+    programme = serializers.SlugField(max_length=40, help_text=_("Programme code."))
+    support_type = serializers.ChoiceField(choices=SupportType.choices)
+    title = serializers.CharField(max_length=255)
+    requested_amount = serializers.IntegerField(min_value=1, max_value=MAX_VND)
+    details = serializers.JSONField(required=False, default=dict)
+
+    def validate_details(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError(_("Details must be a JSON object."), code="not_object")
+        return value
+
+
+class CaseUpdateInput(serializers.Serializer[Any]):
+    programme = serializers.SlugField(max_length=40, required=False)
+    support_type = serializers.ChoiceField(choices=SupportType.choices, required=False)
+    title = serializers.CharField(max_length=255, required=False)
+    requested_amount = serializers.IntegerField(min_value=1, max_value=MAX_VND, required=False)
+    details = serializers.JSONField(required=False)
+
+    def validate_details(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError(_("Details must be a JSON object."), code="not_object")
+        return value
+
+
+class CaseEventOutput(serializers.ModelSerializer[CaseEvent]):
+    actor = UserRefOutput(read_only=True)
+
+    class Meta:
+        model = CaseEvent
+        fields = ["id", "seq", "action", "from_state", "to_state", "actor", "at", "comment", "data"]
+        read_only_fields = fields
+
+
+# --- Case actions: one input per action ----------------------------------------------------
+
+
+class CaseCommentInput(serializers.Serializer[Any]):
+    """Body of submit, receive, resubmit and withdraw."""
+
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
+
+
+class CaseRequiredCommentInput(serializers.Serializer[Any]):
+    """Body of reject, return and cancel: the reason is required."""
+
+    comment = serializers.CharField(max_length=MAX_COMMENT)
+
+
+class CaseSupplementRequestInput(serializers.Serializer[Any]):
+    items = serializers.ListField(child=serializers.CharField(max_length=500), allow_empty=False, max_length=100)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
+
+
+class CaseRecommendInput(serializers.Serializer[Any]):
+    outcome = serializers.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+    amount = serializers.IntegerField(min_value=1, max_value=MAX_VND, required=False, allow_null=True)
+    comment = serializers.CharField(max_length=MAX_COMMENT)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["outcome"] == "approve" and attrs.get("amount") is None:
+            raise serializers.ValidationError(
+                {"amount": _("An amount is required to recommend approval.")}, code="required"
+            )
+        return attrs
+
+
+class CaseApproveInput(serializers.Serializer[Any]):
+    amount = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_VND,
+        required=False,
+        allow_null=True,
+        help_text=_("Defaults to the recommended amount."),
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
+
+
+class CaseDisburseInput(serializers.Serializer[Any]):
+    amount = serializers.IntegerField(min_value=1, max_value=MAX_VND)
+    paid_on = serializers.DateField()
+    payment_reference = serializers.CharField(max_length=100)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
+
+
+class CaseAssignInput(serializers.Serializer[Any]):
+    officer = serializers.UUIDField(source="officer_id", help_text=_("The officer's user id."))
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")

@@ -1,0 +1,394 @@
+"""HTTP only: parse, call a service or selector, render. No business rules here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from knox.models import AuthToken
+from rest_framework import serializers, status
+from rest_framework.filters import OrderingFilter
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from accounts.roles import principal_for
+from api import serializers as s
+from api.pagination import EventPagination
+from api.schema import ActionAutoSchema
+from applicants import selectors as applicant_selectors
+from applicants import services as applicant_services
+from cases import selectors as case_selectors
+from cases import services as case_services
+from cases.filters import CaseFilter
+from cases.models import Case
+from cases.workflow import authorize
+from common.exceptions import NotFound, ValidationFailed
+
+PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457)")
+P400 = {400: PROBLEM}
+P401 = {401: PROBLEM}
+P403 = {403: PROBLEM}
+P404 = {404: PROBLEM}
+P409 = {409: PROBLEM}
+
+
+def _user(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User)  # guaranteed by IsAuthenticated
+    return user
+
+
+# --- Auth and identity ------------------------------------------------------------------
+
+
+class TokenCreateView(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        tags=["auth"],
+        request=s.TokenCreateInput,
+        responses={200: s.TokenOutput, **P400, 429: PROBLEM},
+        auth=[],
+        summary="Exchange a username and password for a bearer token",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.TokenCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request, username=data.validated_data["username"], password=data.validated_data["password"]
+        )
+        if user is None or not user.is_active:
+            raise ValidationFailed.single(
+                "non_field_errors", "invalid_credentials", _("The username or password is incorrect.")
+            )
+        instance, token = AuthToken.objects.create(user=user)
+        return Response(s.TokenOutput({"token": token, "expires_at": instance.expiry}).data)
+
+
+class LogoutView(APIView):
+    @extend_schema(tags=["auth"], request=None, responses={204: None, **P401}, summary="Revoke the token in use")
+    def post(self, request: Request) -> Response:
+        if isinstance(request.auth, AuthToken):
+            request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(tags=["auth"], responses={200: s.MeOutput, **P401}, summary="Who am I")
+    def get(self, request: Request) -> Response:
+        user = _user(request)
+        principal = principal_for(user)
+        payload = {
+            "id": user.pk,
+            "username": user.username,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "email": user.email,
+            "language": user.language,
+            "roles": sorted(principal.roles),
+            "enterprises": applicant_selectors.memberships_of(user=user),
+        }
+        return Response(s.MeOutput(payload).data)
+
+
+class HealthView(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(tags=["meta"], responses={200: s.HealthOutput, 503: s.HealthOutput}, auth=[])
+    def get(self, request: Request) -> Response:
+        code: int = 200
+        database = "ok"
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except Exception:  # any failure of the database is "unavailable"
+            database, code = "unavailable", 503
+        payload = {
+            "status": "ok" if code == 200 else "unavailable",
+            "database": database,
+            "version": settings.SPECTACULAR_SETTINGS["VERSION"],
+        }
+        return Response(payload, status=code)
+
+
+# --- Enterprises ----------------------------------------------------------------------------
+
+
+class EnterpriseListView(GenericAPIView[Any]):
+    serializer_class = s.EnterpriseOutput
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return applicant_selectors.enterprise_list_visible_to(user=_user(self.request))
+
+    @extend_schema(tags=["enterprises"], responses={200: s.EnterpriseOutput(many=True), **P401})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(s.EnterpriseOutput(page, many=True).data)
+
+    @extend_schema(
+        tags=["enterprises"],
+        request=s.EnterpriseCreateInput,
+        responses={201: s.EnterpriseOutput, **P400, **P401, **P403},
+        summary="Register an enterprise; the applicant becomes its owner",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.EnterpriseCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        enterprise = applicant_services.enterprise_create(actor=_user(request), data=dict(data.validated_data))
+        return Response(s.EnterpriseOutput(enterprise).data, status=status.HTTP_201_CREATED)
+
+
+class EnterpriseDetailView(APIView):
+    @extend_schema(tags=["enterprises"], responses={200: s.EnterpriseOutput, **P401, **P404})
+    def get(self, request: Request, pk: str) -> Response:
+        enterprise = applicant_selectors.enterprise_get_visible(user=_user(request), enterprise_id=pk)
+        return Response(s.EnterpriseOutput(enterprise).data)
+
+    @extend_schema(
+        tags=["enterprises"],
+        request=s.EnterpriseUpdateInput,
+        responses={200: s.EnterpriseOutput, **P400, **P401, **P403, **P404},
+    )
+    def patch(self, request: Request, pk: str) -> Response:
+        user = _user(request)
+        enterprise = applicant_selectors.enterprise_get_visible(user=user, enterprise_id=pk)
+        data = s.EnterpriseUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        enterprise = applicant_services.enterprise_update(
+            actor=user, enterprise=enterprise, data=dict(data.validated_data)
+        )
+        return Response(s.EnterpriseOutput(enterprise).data)
+
+
+class EnterpriseVerifyView(APIView):
+    @extend_schema(
+        tags=["enterprises"],
+        request=s.EnterpriseVerifyInput,
+        responses={200: s.EnterpriseOutput, **P400, **P401, **P403, **P404},
+        summary="An officer confirms the registration (and startup status) on file",
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        user = _user(request)
+        enterprise = applicant_selectors.enterprise_get_visible(user=user, enterprise_id=pk)
+        data = s.EnterpriseVerifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        enterprise = applicant_services.enterprise_verify(
+            actor=user, enterprise=enterprise, startup=data.validated_data["startup"]
+        )
+        return Response(s.EnterpriseOutput(enterprise).data)
+
+
+# --- Programmes -----------------------------------------------------------------------------
+
+
+class ProgrammeListView(GenericAPIView[Any]):
+    serializer_class = s.ProgrammeOutput
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return case_selectors.programme_list()
+
+    @extend_schema(tags=["programmes"], responses={200: s.ProgrammeOutput(many=True), **P401})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(s.ProgrammeOutput(page, many=True).data)
+
+    @extend_schema(
+        tags=["programmes"],
+        request=s.ProgrammeCreateInput,
+        responses={201: s.ProgrammeOutput, **P400, **P401, **P403},
+        summary="Create a programme with its rules (managers)",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.ProgrammeCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        rules = fields.pop("rules")
+        programme = case_services.programme_create(actor=_user(request), data=fields, rules=rules)
+        return Response(
+            s.ProgrammeOutput(case_selectors.programme_get(code=programme.code)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ProgrammeDetailView(APIView):
+    @extend_schema(tags=["programmes"], responses={200: s.ProgrammeOutput, **P401, **P404})
+    def get(self, request: Request, code: str) -> Response:
+        return Response(s.ProgrammeOutput(case_selectors.programme_get(code=code)).data)
+
+    @extend_schema(
+        tags=["programmes"],
+        request=s.ProgrammeUpdateInput,
+        responses={200: s.ProgrammeOutput, **P400, **P401, **P403, **P404},
+        summary="Change a programme (managers); `rules` replaces the rule set",
+    )
+    def patch(self, request: Request, code: str) -> Response:
+        programme = case_selectors.programme_get(code=code)
+        data = s.ProgrammeUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        rules = fields.pop("rules", None)
+        case_services.programme_update(actor=_user(request), programme=programme, data=fields, rules=rules)
+        return Response(s.ProgrammeOutput(case_selectors.programme_get(code=code)).data)
+
+
+# --- Cases ------------------------------------------------------------------------------
+
+
+def _programme_or_field_error(code: str) -> Any:
+    try:
+        return case_selectors.programme_get(code=code)
+    except NotFound:
+        raise ValidationFailed.single("programme", "does_not_exist", _("No programme has this code.")) from None
+
+
+class CaseListView(GenericAPIView[Any]):
+    serializer_class = s.CaseOutput
+    filterset_class = CaseFilter
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["created_at", "updated_at", "requested_amount"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[Case]:
+        return case_selectors.case_list_visible_to(user=_user(self.request))
+
+    @extend_schema(tags=["cases"], responses={200: s.CaseOutput(many=True), **P400, **P401})
+    def get(self, request: Request) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.CaseOutput(page, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        tags=["cases"],
+        request=s.CaseCreateInput,
+        responses={201: s.CaseOutput, **P400, **P401, **P403},
+        summary="Open a draft application",
+    )
+    def post(self, request: Request) -> Response:
+        user = _user(request)
+        data = s.CaseCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        try:
+            enterprise = applicant_selectors.enterprise_get_visible(user=user, enterprise_id=fields.pop("enterprise"))
+        except NotFound:
+            raise ValidationFailed.single(
+                "enterprise", "does_not_exist", _("No enterprise with this id is visible to you.")
+            ) from None
+        programme = _programme_or_field_error(fields.pop("programme"))
+        case = case_services.case_create(actor=user, enterprise=enterprise, programme=programme, **fields)
+        case = case_selectors.case_get_visible(user=user, case_id=case.pk)
+        return Response(s.CaseOutput(case, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class CaseDetailView(APIView):
+    @extend_schema(tags=["cases"], responses={200: s.CaseOutput, **P401, **P404})
+    def get(self, request: Request, pk: str) -> Response:
+        case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
+        return Response(s.CaseOutput(case, context={"request": request}).data)
+
+    @extend_schema(
+        tags=["cases"],
+        request=s.CaseUpdateInput,
+        responses={200: s.CaseOutput, **P400, **P401, **P403, **P404, **P409},
+        summary="Edit a draft",
+    )
+    def patch(self, request: Request, pk: str) -> Response:
+        user = _user(request)
+        case = case_selectors.case_get_visible(user=user, case_id=pk)
+        data = s.CaseUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if "programme" in fields:
+            fields["programme"] = _programme_or_field_error(fields["programme"])
+        case = case_services.case_update(actor=user, case=case, data=fields)
+        return Response(s.CaseOutput(case, context={"request": request}).data)
+
+    @extend_schema(tags=["cases"], responses={204: None, **P401, **P403, **P404, **P409}, summary="Delete a draft")
+    def delete(self, request: Request, pk: str) -> Response:
+        user = _user(request)
+        case = case_selectors.case_get_visible(user=user, case_id=pk)
+        case_services.case_delete(actor=user, case=case)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CaseEventListView(GenericAPIView[Any]):
+    serializer_class = s.CaseEventOutput
+    pagination_class = EventPagination
+
+    @extend_schema(tags=["cases"], responses={200: s.CaseEventOutput(many=True), **P401, **P404})
+    def get(self, request: Request, pk: str) -> Response:
+        case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
+        page = self.paginate_queryset(case_selectors.case_events(case=case))
+        return self.get_paginated_response(s.CaseEventOutput(page, many=True).data)
+
+
+@dataclass(frozen=True)
+class ActionEndpoint:
+    """One workflow action over HTTP: its body and the service that performs it."""
+
+    action: str
+    input: type[serializers.Serializer[Any]]
+    service: Callable[..., Case]
+    summary: str
+
+
+ACTION_ENDPOINTS: tuple[ActionEndpoint, ...] = (
+    ActionEndpoint("submit", s.CaseCommentInput, case_services.case_submit, "Submit a draft"),
+    ActionEndpoint("receive", s.CaseCommentInput, case_services.case_receive, "Receive the dossier (officer)"),
+    ActionEndpoint(
+        "request-supplement",
+        s.CaseSupplementRequestInput,
+        case_services.case_request_supplement,
+        "Ask for everything missing, in one request",
+    ),
+    ActionEndpoint("resubmit", s.CaseCommentInput, case_services.case_resubmit, "Resubmit after a supplement"),
+    ActionEndpoint("recommend", s.CaseRecommendInput, case_services.case_recommend, "Recommend an outcome"),
+    ActionEndpoint("approve", s.CaseApproveInput, case_services.case_approve, "Approve (manager, four eyes)"),
+    ActionEndpoint("reject", s.CaseRequiredCommentInput, case_services.case_reject, "Reject (manager, four eyes)"),
+    ActionEndpoint("return", s.CaseRequiredCommentInput, case_services.case_return, "Return for review (manager)"),
+    ActionEndpoint("withdraw", s.CaseCommentInput, case_services.case_withdraw, "Withdraw the application"),
+    ActionEndpoint("disburse", s.CaseDisburseInput, case_services.case_disburse, "Record the payment"),
+    ActionEndpoint("cancel", s.CaseRequiredCommentInput, case_services.case_cancel, "Cancel an approval (manager)"),
+    ActionEndpoint("assign", s.CaseAssignInput, case_services.case_assign, "Assign an officer (manager)"),
+)
+
+
+class CaseActionView(GenericAPIView[Any]):
+    """POST /cases/{id}/{action}/ for each entry of ACTION_ENDPOINTS."""
+
+    endpoint: ActionEndpoint | None = None
+    schema = ActionAutoSchema()
+
+    def get_serializer_class(self) -> type[serializers.Serializer[Any]]:
+        assert self.endpoint is not None
+        return self.endpoint.input
+
+    @extend_schema(tags=["case actions"], responses={200: s.CaseOutput, **P400, **P401, **P403, **P404, **P409})
+    def post(self, request: Request, pk: str) -> Response:
+        assert self.endpoint is not None
+        user = _user(request)
+        case = case_selectors.case_get_visible(user=user, case_id=pk)
+        # Role and state first (403/409), so a caller who may not act learns that, not
+        # which body the action would have wanted.
+        authorize(case, self.endpoint.action, user)
+        data = self.endpoint.input(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = self.endpoint.service(case=case, actor=user, **data.validated_data)
+        case = case_selectors.case_get_visible(user=user, case_id=case.pk)
+        return Response(s.CaseOutput(case, context={"request": request}).data)

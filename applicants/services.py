@@ -1,0 +1,195 @@
+"""Writes to enterprises and memberships. Every change goes through these functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.vn import mst
+
+from accounts.models import User
+from accounts.roles import Role, forget_principal, principal_for
+from applicants import divisions
+from applicants.models import Enterprise, LegalForm, Membership, MembershipRole
+from applicants.sizing import size_class_for
+from common.exceptions import FieldError, NotAllowed, ValidationFailed
+
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "tax_code",
+        "legal_form",
+        "province_code",
+        "ward_code",
+        "address",
+        "founded_on",
+        "sector_group",
+        "employees",
+        "annual_revenue",
+        "capital",
+        "is_startup",
+        "women_owned",
+        "many_female_employees",
+        "social_enterprise",
+    }
+)
+
+
+def normalise_tax_code(raw: str, *, legal_form: str) -> str:
+    """Return the canonical tax code or raise ValidationFailed on `tax_code`.
+
+    Enterprises and cooperatives carry a 10-digit code (or 10 + "-" + 3 for a branch) with
+    a mod-11 check digit, checked by python-stdnum. Since 1 July 2025 household businesses
+    use the owner's 12-digit personal identification number, which has no check digit.
+    """
+    compact = raw.strip().replace(" ", "")
+    if compact.isdigit() and len(compact) == 12:
+        if legal_form != LegalForm.HOUSEHOLD_BUSINESS:
+            raise ValidationFailed.single(
+                "tax_code",
+                "invalid_tax_code",
+                _("A 12-digit personal identification number is accepted only for household businesses."),
+            )
+        return compact
+    try:
+        return str(mst.format(mst.validate(compact)))
+    except StdnumError:
+        raise ValidationFailed.single(
+            "tax_code",
+            "invalid_tax_code",
+            _(
+                "The tax code is not valid: it must have 10 digits (or 10 + '-' + 3 for a branch) "
+                "with a correct check digit."
+            ),
+        ) from None
+
+
+def _validate(enterprise: Enterprise, errors: list[FieldError]) -> None:
+    province_code = divisions.normalise_province_code(enterprise.province_code)
+    ward_code = divisions.normalise_ward_code(enterprise.ward_code)
+    province_name = divisions.province_name(province_code)
+    if province_name is None:
+        errors.append(FieldError("province_code", "invalid_province", _("Unknown province code.")))
+    ward = divisions.ward(ward_code)
+    if ward is None:
+        errors.append(FieldError("ward_code", "invalid_ward", _("Unknown ward code.")))
+    elif province_name is not None and ward[1] != province_code:
+        errors.append(FieldError("ward_code", "ward_not_in_province", _("The ward does not belong to the province.")))
+    if province_name is not None and ward is not None:
+        enterprise.province_code, enterprise.province_name = province_code, province_name
+        enterprise.ward_code, enterprise.ward_name = ward_code, ward[0]
+    if enterprise.founded_on and enterprise.founded_on > timezone.localdate():
+        errors.append(FieldError("founded_on", "in_future", _("The founding date cannot be in the future.")))
+    for field in ("employees", "annual_revenue", "capital"):
+        if getattr(enterprise, field) < 0:
+            errors.append(FieldError(field, "negative", _("The value cannot be negative.")))
+    if not enterprise.name.strip():
+        errors.append(FieldError("name", "blank", _("The name cannot be blank.")))
+    if errors:
+        raise ValidationFailed(errors)
+    enterprise.size_class = size_class_for(
+        sector_group=enterprise.sector_group,
+        employees=enterprise.employees,
+        revenue=enterprise.annual_revenue,
+        capital=enterprise.capital,
+    )
+
+
+def _save_unique(enterprise: Enterprise) -> None:
+    try:
+        with transaction.atomic():
+            enterprise.save()
+    except IntegrityError:
+        if Enterprise.objects.filter(tax_code=enterprise.tax_code).exclude(pk=enterprise.pk).exists():
+            raise ValidationFailed.single(
+                "tax_code", "duplicate_tax_code", _("An enterprise with this tax code is already registered.")
+            ) from None
+        raise
+
+
+def _tax_code_errors(enterprise: Enterprise) -> list[FieldError]:
+    try:
+        enterprise.tax_code = normalise_tax_code(enterprise.tax_code, legal_form=enterprise.legal_form)
+    except ValidationFailed as exc:
+        return list(exc.errors)
+    if Enterprise.objects.filter(tax_code=enterprise.tax_code).exclude(pk=enterprise.pk).exists():
+        return [
+            FieldError("tax_code", "duplicate_tax_code", _("An enterprise with this tax code is already registered."))
+        ]
+    return []
+
+
+@transaction.atomic
+def enterprise_create(*, actor: User, data: dict[str, Any]) -> Enterprise:
+    """Register an enterprise; the applicant who registers it becomes its owner.
+
+    Raises NotAllowed for staff without the applicant role, ValidationFailed for a bad tax
+    code (check digit or already registered), unknown divisions or negative figures.
+    """
+    principal = principal_for(actor)
+    if not principal.has(Role.APPLICANT):
+        raise NotAllowed(_("Only applicants can register an enterprise."))
+    unknown = set(data) - EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    enterprise = Enterprise(**data)
+    _validate(enterprise, _tax_code_errors(enterprise))
+    _save_unique(enterprise)
+    Membership.objects.create(user=actor, enterprise=enterprise, role=MembershipRole.OWNER)
+    forget_principal(actor)
+    return enterprise
+
+
+@transaction.atomic
+def enterprise_update(*, actor: User, enterprise: Enterprise, data: dict[str, Any]) -> Enterprise:
+    """Change an enterprise's declared facts (members, officers and managers).
+
+    A change of tax code clears `verified_at`, since the verification was of the old one.
+    """
+    principal = principal_for(actor)
+    if not (principal.is_member_of(enterprise.pk) or principal.is_staff_reviewer):
+        raise NotAllowed(_("You may not change this enterprise."))
+    unknown = set(data) - EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+    old_tax_code = enterprise.tax_code
+    for field, value in data.items():
+        setattr(enterprise, field, value)
+    errors = _tax_code_errors(enterprise) if {"tax_code", "legal_form"} & set(data) else []
+    _validate(enterprise, errors)
+    if enterprise.tax_code != old_tax_code:
+        enterprise.verified_at = None
+        enterprise.verified_by = None
+    _save_unique(enterprise)
+    return enterprise
+
+
+@transaction.atomic
+def enterprise_verify(*, actor: User, enterprise: Enterprise, startup: bool = False) -> Enterprise:
+    """An officer confirms the registration (and, if asked, the startup status) on file."""
+    principal = principal_for(actor)
+    if not principal.is_staff_reviewer:
+        raise NotAllowed(_("Only officers and managers can verify an enterprise."))
+    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+    now = timezone.now()
+    enterprise.verified_at, enterprise.verified_by = now, actor
+    if startup:
+        if not enterprise.is_startup:
+            raise ValidationFailed.single(
+                "startup", "not_declared", _("The enterprise has not declared itself an innovative startup.")
+            )
+        founded_limit = dt.date(now.year - 5, now.month, min(now.day, 28))
+        if enterprise.founded_on is None or enterprise.founded_on < founded_limit:
+            raise ValidationFailed.single(
+                "startup",
+                "too_old",
+                _("An innovative startup must have been founded within the last five years."),
+            )
+        enterprise.startup_verified_at, enterprise.startup_verified_by = now, actor
+    enterprise.save()
+    return enterprise

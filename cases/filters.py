@@ -1,0 +1,50 @@
+"""Query parameters of the case list, documented in the schema through django-filter."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Case, CaseState, SupportType
+
+
+class CaseFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(
+        choices=CaseState.choices, help_text=_("Repeat to match any of several states.")
+    )
+    support_type = django_filters.ChoiceFilter(choices=SupportType.choices)
+    programme = django_filters.CharFilter(field_name="programme__code", help_text=_("Programme code."))
+    enterprise = django_filters.UUIDFilter(field_name="enterprise_id")
+    assigned_officer = django_filters.UUIDFilter(field_name="assigned_officer_id")
+    submitted_after = django_filters.DateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = django_filters.DateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=100,
+        help_text=_("Matches the receipt code, title, enterprise name or tax code."),
+    )
+
+    class Meta:
+        model = Case
+        fields = [
+            "state",
+            "support_type",
+            "programme",
+            "enterprise",
+            "assigned_officer",
+            "submitted_after",
+            "submitted_before",
+            "search",
+        ]
+
+    def filter_search(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
+        term = value.strip()
+        if not term:
+            return queryset
+        return queryset.filter(
+            Q(reference__icontains=term)
+            | Q(title__icontains=term)
+            | Q(enterprise__name__icontains=term)
+            | Q(enterprise__tax_code__icontains=term)
+        )

@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from applicants.models import Enterprise
+
+
+class SupportType(models.TextChoices):
+    TRADEMARK = "trademark", _("Domestic trademark registration")
+    TRADEMARK_MADRID = "trademark_madrid", _("International trademark registration (Madrid)")
+    COLLECTIVE_MARK = "collective_mark", _("Collective mark")
+    CERTIFICATION_MARK = "certification_mark", _("Certification mark")
+    GEOGRAPHICAL_INDICATION = "geographical_indication", _("Geographical indication")
+    INDUSTRIAL_DESIGN = "industrial_design", _("Industrial design")
+    PATENT = "patent", _("Patent")
+    UTILITY_SOLUTION = "utility_solution", _("Utility solution")
+    COPYRIGHT = "copyright", _("Copyright registration")
+    IP_CONSULTING = "ip_consulting", _("Intellectual property consulting")
+    CONFORMITY_ASSESSMENT = "conformity_assessment", _("Testing, inspection and certification")
+
+
+class CaseState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    IN_REVIEW = "in_review", _("In review")
+    AWAITING_SUPPLEMENT = "awaiting_supplement", _("Awaiting supplement")
+    RECOMMENDED = "recommended", _("Recommended")
+    APPROVED = "approved", _("Approved")
+    DISBURSED = "disbursed", _("Disbursed")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Programme(models.Model):
+    """A support programme of one year, with its open period, budget and rules."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=255)
+    year = models.PositiveSmallIntegerField(_("year"))
+    opens_on = models.DateField(_("opens on"))
+    closes_on = models.DateField(_("closes on"))
+    budget_total = models.BigIntegerField(_("total budget (VND)"))
+    legal_basis = models.TextField(_("legal basis"), blank=True)
+    reference_prefix = models.CharField(
+        _("receipt code prefix"),
+        max_length=10,
+        default="SHTT",
+        help_text=_("Receipt codes read PREFIX-YEAR-NNNNN, e.g. SHTT-2026-00042."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-year", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes_on__gte=models.F("opens_on")), name="programme_period_ordered"
+            ),
+            models.CheckConstraint(condition=models.Q(budget_total__gte=0), name="programme_budget_non_negative"),
+        ]
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.name}"
+
+
+class SupportRule(models.Model):
+    """How much a programme pays for one support type. Data, set by managers."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="rules")
+    support_type = models.CharField(_("support type"), max_length=32, choices=SupportType.choices)
+    percent = models.DecimalField(_("percent of eligible cost"), max_digits=5, decimal_places=2)
+    cap_amount = models.BigIntegerField(_("cap per item (VND)"))
+
+    class Meta:
+        ordering = ["support_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "support_type"], name="rule_unique_per_type"),
+            models.CheckConstraint(condition=models.Q(percent__gt=0, percent__lte=100), name="rule_percent_range"),
+            models.CheckConstraint(condition=models.Q(cap_amount__gt=0), name="rule_cap_positive"),
+        ]
+        verbose_name = _("support rule")
+        verbose_name_plural = _("support rules")
+
+    def __str__(self) -> str:
+        return f"{self.programme_id}/{self.support_type}"
+
+
+class Case(models.Model):
+    """A firm's application for support. Its `state` is changed only by `cases.workflow`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(_("receipt code"), max_length=32, unique=True, null=True, blank=True)
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="cases")
+    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="cases")
+    support_type = models.CharField(_("support type"), max_length=32, choices=SupportType.choices)
+    title = models.CharField(_("title"), max_length=255)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    state = models.CharField(
+        _("state"), max_length=24, choices=CaseState.choices, default=CaseState.DRAFT, editable=False
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    requested_amount = models.BigIntegerField(_("requested amount (VND)"))
+    recommended_amount = models.BigIntegerField(_("recommended amount (VND)"), null=True, blank=True)
+    approved_amount = models.BigIntegerField(_("approved amount (VND)"), null=True, blank=True)
+    disbursed_amount = models.BigIntegerField(_("disbursed amount (VND)"), null=True, blank=True)
+    recommendation = models.CharField(_("recommended outcome"), max_length=10, blank=True)
+    paid_on = models.DateField(_("paid on"), null=True, blank=True)
+    payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    assigned_officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assigned_cases", null=True, blank=True
+    )
+    recommended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # A deleted draft is hidden, not erased: its trail (create, edits, delete) stays.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["state", "-created_at"], name="case_state_created"),
+            models.Index(fields=["enterprise", "-created_at"], name="case_enterprise_created"),
+            models.Index(fields=["assigned_officer", "state"], name="case_officer_state"),
+            models.Index(fields=["submitted_at"], name="case_submitted_at"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(requested_amount__gt=0), name="case_requested_positive"),
+        ]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+
+    def __str__(self) -> str:
+        return self.reference or f"draft {self.pk}"
+
+
+class CaseEvent(models.Model):
+    """One line of a case's audit trail. Append-only: never edited or deleted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=24, choices=CaseState.choices, blank=True)
+    to_state = models.CharField(max_length=24, choices=CaseState.choices, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(db_index=True)
+    comment = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    # Position in the case's trail: the case's version after the change it records. Unique,
+    # so two writers that both think they changed version N cannot both leave a trail.
+    seq = models.PositiveIntegerField(editable=False)
+
+    class Meta:
+        ordering = ["case", "seq"]
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="event_unique_case_seq")]
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.action} {self.from_state}->{self.to_state}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # The audit trail is append-only; an update of an existing row is a bug.
+        if not self._state.adding:
+            raise RuntimeError("case events are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("case events are append-only")
+
+
+class ReferenceCounter(models.Model):
+    """The last receipt number issued per prefix and year; incremented under a row lock."""
+
+    prefix = models.CharField(max_length=10)
+    year = models.PositiveSmallIntegerField()
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prefix", "year"], name="reference_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.year}: {self.last_value}"

@@ -1,0 +1,56 @@
+"""Reads of programmes and cases, scoped to who asks.
+
+List authorization is a filtered queryset, never a per-object check after the fact.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from accounts.roles import Role, principal_for
+from cases.exceptions import CaseNotFound
+from cases.models import Case, CaseEvent, CaseState, Programme, SupportRule
+from common.exceptions import NotFound
+
+
+def programme_list() -> QuerySet[Programme]:
+    """Programmes are public to every signed-in user."""
+    return Programme.objects.prefetch_related(
+        Prefetch("rules", queryset=SupportRule.objects.order_by("support_type"))
+    ).order_by("-year", "code")
+
+
+def programme_get(*, code: str) -> Programme:
+    try:
+        return programme_list().get(code=code)
+    except Programme.DoesNotExist:
+        raise NotFound(_("No such programme.")) from None
+
+
+def case_list_visible_to(*, user: User) -> QuerySet[Case]:
+    """Members see their enterprises' cases, drafts included; officers, managers and
+    admins see every case that has left draft. Deleted drafts are never listed."""
+    principal = principal_for(user)
+    queryset = Case.objects.filter(deleted_at__isnull=True).select_related(
+        "enterprise", "programme", "assigned_officer"
+    )
+    mine = Q(enterprise_id__in=principal.enterprise_ids)
+    if principal.is_staff_reviewer or principal.has(Role.ADMIN):
+        return queryset.filter(mine | ~Q(state=CaseState.DRAFT))
+    return queryset.filter(mine)
+
+
+def case_get_visible(*, user: User, case_id: uuid.UUID | str) -> Case:
+    try:
+        return case_list_visible_to(user=user).get(pk=case_id)
+    except (Case.DoesNotExist, ValueError, DjangoValidationError):
+        raise CaseNotFound(_("No such case.")) from None
+
+
+def case_events(*, case: Case) -> QuerySet[CaseEvent]:
+    return CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq")

@@ -1,0 +1,261 @@
+"""The case workflow as a table, and the one function that applies it.
+
+`TRANSITIONS` maps each action to the states it leaves from, the state it leads to and who
+may take it. `apply_transition` is the only code that changes `Case.state`: it checks the
+table, writes the new state with a guarded UPDATE (the row must still hold the version that
+was read, so of two concurrent actions exactly one wins), appends the audit event in the same
+transaction and runs side effects only after commit. `allowed_actions` answers "what may this
+user do now" from the same table, and `docs/workflow.md` is generated from it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from accounts.roles import Principal, Role, principal_for
+from cases.exceptions import CaseNotFound, ConcurrentChange, NotAllowed, TransitionNotAllowed
+from cases.models import Case, CaseEvent, CaseState
+
+S = CaseState
+
+
+class Who(enum.Enum):
+    """Who may take an action: a role, sometimes narrowed by the case itself."""
+
+    MEMBER = "enterprise member"
+    OFFICER = "officer"
+    ASSIGNED_OFFICER = "assigned officer"
+    MANAGER = "manager"
+    MANAGER_NOT_RECOMMENDER = "manager, not the recommender"
+    OFFICER_OR_MANAGER = "officer or manager"
+
+    def has_role(self, principal: Principal, case: Case) -> bool:
+        """The role part: may this kind of user ever take the action on this case?"""
+        if self is Who.MEMBER:
+            return principal.is_member_of(case.enterprise_id)
+        if self in (Who.OFFICER, Who.ASSIGNED_OFFICER):
+            return principal.has(Role.OFFICER)
+        if self in (Who.MANAGER, Who.MANAGER_NOT_RECOMMENDER):
+            return principal.has(Role.MANAGER)
+        return principal.has(Role.OFFICER) or principal.has(Role.MANAGER)
+
+    def case_refusal(self, principal: Principal, case: Case) -> Promise | None:
+        """The case-specific part, checked once the state fits: why not, or None."""
+        if self is Who.ASSIGNED_OFFICER and case.assigned_officer_id != principal.user.pk:
+            return _("Only the officer assigned to the case can take this action.")
+        if self is Who.MANAGER_NOT_RECOMMENDER and case.recommended_by_id == principal.user.pk:
+            return _("Four eyes: whoever recommended a case cannot decide it.")
+        return None
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: frozenset[CaseState]
+    target: CaseState | None  # None: the state stays as it is (assign)
+    who: Who
+    label: Promise
+    requires: Promise | None = None
+
+    def target_from(self, state: CaseState) -> CaseState:
+        return self.target or state
+
+
+def _t(
+    action: str,
+    sources: set[CaseState],
+    target: CaseState | None,
+    who: Who,
+    label: Promise,
+    requires: Promise | None = None,
+) -> Transition:
+    return Transition(action, frozenset(sources), target, who, label, requires)
+
+
+_OPEN = {S.SUBMITTED, S.IN_REVIEW, S.AWAITING_SUPPLEMENT}
+
+TRANSITIONS: Mapping[str, Transition] = {
+    t.action: t
+    for t in (
+        _t("submit", {S.DRAFT}, S.SUBMITTED, Who.MEMBER, _("Submit"), _("the programme is open")),
+        _t("receive", {S.SUBMITTED}, S.IN_REVIEW, Who.OFFICER, _("Receive")),
+        _t(
+            "request-supplement",
+            {S.IN_REVIEW},
+            S.AWAITING_SUPPLEMENT,
+            Who.ASSIGNED_OFFICER,
+            _("Request supplement"),
+            _("a non-empty list of everything missing"),
+        ),
+        _t("resubmit", {S.AWAITING_SUPPLEMENT}, S.IN_REVIEW, Who.MEMBER, _("Resubmit")),
+        _t(
+            "recommend",
+            {S.IN_REVIEW},
+            S.RECOMMENDED,
+            Who.ASSIGNED_OFFICER,
+            _("Recommend"),
+            _("an outcome; an amount within the rule to approve"),
+        ),
+        _t(
+            "approve",
+            {S.RECOMMENDED},
+            S.APPROVED,
+            Who.MANAGER_NOT_RECOMMENDER,
+            _("Approve"),
+            _("an amount within the rule and the available budget"),
+        ),
+        _t("reject", {S.RECOMMENDED}, S.REJECTED, Who.MANAGER_NOT_RECOMMENDER, _("Reject"), _("a comment")),
+        _t("return", {S.RECOMMENDED}, S.IN_REVIEW, Who.MANAGER, _("Return for review"), _("a comment")),
+        _t("withdraw", _OPEN, S.WITHDRAWN, Who.MEMBER, _("Withdraw")),
+        _t(
+            "disburse",
+            {S.APPROVED},
+            S.DISBURSED,
+            Who.OFFICER_OR_MANAGER,
+            _("Record payment"),
+            _("an amount up to the approved one, the payment date and reference"),
+        ),
+        _t("cancel", {S.APPROVED}, S.CANCELLED, Who.MANAGER, _("Cancel"), _("a comment")),
+        _t("assign", _OPEN, None, Who.MANAGER, _("Assign officer"), _("an active officer")),
+    )
+}
+
+ACTIONS: tuple[str, ...] = tuple(TRANSITIONS)
+
+
+def is_visible(principal: Principal, case: Case) -> bool:
+    """Drafts only to the enterprise's members; the rest also to officers and managers."""
+    if case.deleted_at is not None:
+        return False
+    if principal.is_member_of(case.enterprise_id):
+        return True
+    return case.state != CaseState.DRAFT and (principal.is_staff_reviewer or principal.has(Role.ADMIN))
+
+
+def allowed_actions(case: Case, principal: Principal) -> list[str]:
+    """The actions this principal may take on this case now, in table order. No queries."""
+    return [
+        t.action
+        for t in TRANSITIONS.values()
+        if case.state in t.sources
+        and case.deleted_at is None
+        and t.who.has_role(principal, case)
+        and t.who.case_refusal(principal, case) is None
+    ]
+
+
+def authorize(case: Case, action: str, actor: User) -> Transition:
+    """Return the transition if `actor` may take `action` on `case` now, else raise.
+
+    Order matters for the answer a caller gets: a case the actor cannot see is CaseNotFound
+    (404); a role that can never take the action is NotAllowed (403); a state the action
+    does not leave from is TransitionNotAllowed (409); a case-specific refusal (not the
+    assigned officer, the recommender deciding) is NotAllowed (403).
+    """
+    transition = TRANSITIONS[action]
+    principal = principal_for(actor)
+    if not is_visible(principal, case):
+        raise CaseNotFound(_("No such case."))
+    if not transition.who.has_role(principal, case):
+        raise NotAllowed(
+            _("Your role does not permit the action “%(action)s”.") % {"action": transition.label},
+            action=action,
+        )
+    if case.state not in transition.sources:
+        raise TransitionNotAllowed(
+            _("The action “%(action)s” is not possible while the case is “%(state)s”.")
+            % {"action": transition.label, "state": CaseState(case.state).label},
+            action=action,
+            state=case.state,
+        )
+    refusal = transition.who.case_refusal(principal, case)
+    if refusal is not None:
+        raise NotAllowed(refusal, action=action)
+    return transition
+
+
+@dataclass
+class Effect:
+    """What an action changes besides the state, and what it records."""
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    comment: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    on_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+def record_event(
+    *,
+    case: Case,
+    action: str,
+    actor: User,
+    from_state: str,
+    to_state: str,
+    comment: str = "",
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """Append an event at position `case.version` (call after bumping the version)."""
+    return CaseEvent.objects.create(
+        case=case,
+        seq=case.version,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        at=case.updated_at,
+        comment=comment,
+        data=data or {},
+    )
+
+
+def guarded_update(case: Case, *, changes: dict[str, Any]) -> None:
+    """Write `changes` only if the row still holds the version that was read; bump it.
+
+    Raises ConcurrentChange when another writer got there first. Updates `case` in memory.
+    """
+    now = timezone.now()
+    updated = Case.objects.filter(pk=case.pk, version=case.version, deleted_at__isnull=True).update(
+        version=F("version") + 1, updated_at=now, **changes
+    )
+    if updated != 1:
+        raise ConcurrentChange(_("The case was changed by someone else at the same time. Reload it and try again."))
+    for name, value in changes.items():
+        setattr(case, name, value)
+    case.version += 1
+    case.updated_at = now
+
+
+def apply_transition(*, case: Case, action: str, actor: User, effect: Effect) -> Case:
+    """Take `action` on `case` for `actor`: state, changes and event in one transaction.
+
+    Call `authorize` first (the service does, before validating its input); this checks
+    again, so a caller cannot skip it. Side effects in `effect.on_commit` run only if the
+    transaction commits.
+    """
+    transition = authorize(case, action, actor)
+    from_state = case.state
+    to_state = transition.target_from(CaseState(from_state))
+    with transaction.atomic():
+        guarded_update(case, changes={"state": to_state, **effect.changes})
+        record_event(
+            case=case,
+            action=action,
+            actor=actor,
+            from_state=from_state,
+            to_state=to_state,
+            comment=effect.comment,
+            data=effect.data,
+        )
+        for callback in effect.on_commit:
+            transaction.on_commit(callback)
+    return case
