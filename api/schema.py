@@ -23,10 +23,12 @@ class ActionAutoSchema(AutoSchema):
 
     def get_summary(self) -> str | None:
         endpoint = getattr(self.view, "endpoint", None)
-        return endpoint.summary if endpoint else str(super().get_summary() or "") or None
+        if endpoint is None:
+            return super().get_summary()
+        return str(endpoint.summary)
 
     def get_operation_id(self) -> str:
         endpoint = getattr(self.view, "endpoint", None)
         if endpoint is None:
             return str(super().get_operation_id())
-        return "cases_" + endpoint.action.replace("-", "_")
+        return "cases_" + str(endpoint.action).replace("-", "_")
