@@ -1,0 +1,114 @@
+"""Personas and clients. Every API test reads as a sentence about one of these people."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.core.cache import cache
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.roles import Role
+from applicants.models import Enterprise
+from cases.models import Case, CaseState, Programme
+from tests.factories import EnterpriseFactory, ProgrammeFactory, UserFactory, add_member, make_case
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    """Throttle counters live in the cache; each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def enterprise(db: None) -> Enterprise:
+    return EnterpriseFactory(name="Công ty TNHH Cà phê Langbiang")
+
+
+@pytest.fixture
+def other_enterprise(db: None) -> Enterprise:
+    return EnterpriseFactory(name="Hợp tác xã Rau hoa Đà Lạt")
+
+
+@pytest.fixture
+def applicant(enterprise: Enterprise) -> User:
+    user = UserFactory(username="applicant")
+    add_member(user, enterprise)
+    return user
+
+
+@pytest.fixture
+def other_applicant(other_enterprise: Enterprise) -> User:
+    user = UserFactory(username="other_applicant")
+    add_member(user, other_enterprise)
+    return user
+
+
+@pytest.fixture
+def officer(db: None) -> User:
+    return UserFactory(username="officer", roles=[Role.OFFICER])
+
+
+@pytest.fixture
+def officer2(db: None) -> User:
+    return UserFactory(username="officer2", roles=[Role.OFFICER])
+
+
+@pytest.fixture
+def manager(db: None) -> User:
+    return UserFactory(username="manager", roles=[Role.MANAGER])
+
+
+@pytest.fixture
+def manager2(db: None) -> User:
+    return UserFactory(username="manager2", roles=[Role.MANAGER])
+
+
+@pytest.fixture
+def partner(db: None) -> User:
+    return UserFactory(username="partner", roles=[Role.PARTNER])
+
+
+@pytest.fixture
+def programme(db: None) -> Programme:
+    return ProgrammeFactory(code="shtt-test")
+
+
+@pytest.fixture
+def client_for() -> Callable[[User | None], APIClient]:
+    """An API client that sends a real bearer token for `user` (or none)."""
+
+    def build(user: User | None, language: str = "en") -> APIClient:
+        client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
+        if user is not None:
+            _instance, token = AuthToken.objects.create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client
+
+    return build
+
+
+@pytest.fixture
+def case_in(
+    applicant: User, enterprise: Enterprise, programme: Programme, officer: User, manager: User
+) -> Callable[..., Case]:
+    """`case_in("approved")`: the applicant's case walked to that state."""
+
+    def build(state: str = CaseState.DRAFT, **kwargs: object) -> Case:
+        params: dict[str, object] = {
+            "member": applicant,
+            "enterprise": enterprise,
+            "programme": programme,
+            "officer": officer,
+            "manager": manager,
+        }
+        params.update(kwargs)
+        case = make_case(state=state, **params)  # type: ignore[arg-type]
+        case.refresh_from_db()
+        return case
+
+    return build

@@ -1,0 +1,147 @@
+"""Factories and one builder per case state. States are reached through the services,
+so a factory-made case has the same trail as a real one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+import factory
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from stdnum.vn import mst
+
+from accounts.models import User
+from accounts.roles import Role, forget_principal
+from applicants.models import Enterprise, LegalForm, Membership, MembershipRole, SectorGroup
+from cases import services
+from cases.models import Case, CaseState, Programme, SupportRule, SupportType
+
+PASSWORD = "correct-Horse-battery-9"
+_tax_codes = itertools.count(100_000)
+
+
+def valid_tax_code() -> str:
+    """A fresh 10-digit tax code with a correct check digit."""
+    while True:
+        stem = f"{next(_tax_codes):09d}"
+        code = stem + mst.calc_check_digit(stem)
+        if mst.is_valid(code):  # a stem whose check digit would be 10 has no valid code
+            return code
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.vn")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def roles(self, create: bool, extracted: list[str] | None, **kwargs: Any) -> None:
+        if extracted:
+            self.groups.add(*Group.objects.filter(name__in=extracted))
+        self.save()
+        forget_principal(self)
+
+
+class EnterpriseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Enterprise
+
+    name = factory.Sequence(lambda n: f"Công ty TNHH Thử nghiệm {n}")
+    tax_code = factory.LazyFunction(valid_tax_code)
+    legal_form = LegalForm.ENTERPRISE
+    province_code = "68"
+    province_name = "Lâm Đồng"
+    ward_code = "24781"
+    ward_name = "Phường Xuân Hương - Đà Lạt"
+    address = "1 Trần Phú"
+    founded_on = dt.date(2021, 1, 1)
+    sector_group = SectorGroup.TRADE_SERVICES
+    employees = 5
+    annual_revenue = 1_000_000_000
+    capital = 500_000_000
+    size_class = "micro"
+
+
+def add_member(user: User, enterprise: Enterprise, role: str = MembershipRole.OWNER) -> None:
+    Membership.objects.create(user=user, enterprise=enterprise, role=role)
+    user.groups.add(Group.objects.get(name=Role.APPLICANT))
+    forget_principal(user)
+
+
+class ProgrammeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Programme
+        skip_postgeneration_save = True
+
+    code = factory.Sequence(lambda n: f"shtt-test-{n}")
+    name = factory.Sequence(lambda n: f"Chương trình thử nghiệm {n}")
+    year = factory.LazyFunction(lambda: timezone.localdate().year)
+    opens_on = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=30))
+    closes_on = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=300))
+    budget_total = 1_000_000_000
+
+    @factory.post_generation
+    def rules(self, create: bool, extracted: list[dict[str, Any]] | None, **kwargs: Any) -> None:
+        specs = extracted or [
+            {"support_type": t, "percent": 50, "cap_amount": 30_000_000} for t in SupportType.values
+        ]
+        SupportRule.objects.bulk_create([SupportRule(programme=self, **spec) for spec in specs])
+
+
+def make_case(
+    *,
+    state: str = CaseState.DRAFT,
+    member: User,
+    enterprise: Enterprise,
+    programme: Programme,
+    officer: User | None = None,
+    manager: User | None = None,
+    support_type: str = SupportType.TRADEMARK,
+    requested_amount: int = 20_000_000,
+    title: str = "Nhãn hiệu thử nghiệm",
+) -> Case:
+    """A case walked to `state` through the real services (one trait per state)."""
+    case = services.case_create(
+        actor=member,
+        enterprise=enterprise,
+        programme=programme,
+        support_type=support_type,
+        title=title,
+        requested_amount=requested_amount,
+        details={"note": "test"},
+    )
+    if state == CaseState.DRAFT:
+        return case
+    services.case_submit(case=case, actor=member)
+    if state == CaseState.SUBMITTED:
+        return case
+    if state == CaseState.WITHDRAWN:
+        return services.case_withdraw(case=case, actor=member)
+    assert officer is not None, "states past submitted need an officer"
+    services.case_receive(case=case, actor=officer)
+    if state == CaseState.IN_REVIEW:
+        return case
+    if state == CaseState.AWAITING_SUPPLEMENT:
+        return services.case_request_supplement(case=case, actor=officer, items=["Giấy phép kinh doanh"])
+    services.case_recommend(case=case, actor=officer, outcome="approve", amount=10_000_000, comment="Đạt.")
+    if state == CaseState.RECOMMENDED:
+        return case
+    assert manager is not None, "decided states need a manager"
+    if state == CaseState.REJECTED:
+        return services.case_reject(case=case, actor=manager, comment="Không đạt.")
+    services.case_approve(case=case, actor=manager)
+    if state == CaseState.APPROVED:
+        return case
+    if state == CaseState.CANCELLED:
+        return services.case_cancel(case=case, actor=manager, comment="Huỷ.")
+    if state == CaseState.DISBURSED:
+        return services.case_disburse(
+            case=case, actor=officer, amount=10_000_000, paid_on=timezone.localdate(), payment_reference="UNC-1"
+        )
+    raise ValueError(f"unknown state {state}")
