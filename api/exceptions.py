@@ -72,11 +72,10 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = (
-                "non_field_errors"
-                if key == "non_field_errors" and not prefix
-                else (f"{prefix}.{key}" if prefix else str(key))
-            )
+            if isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
             out.extend(_flatten(value, name))
     elif isinstance(detail, list):
         if all(isinstance(item, dict) and set(item) == {"message", "code"} for item in detail):
