@@ -88,9 +88,7 @@ class ProgrammeFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def rules(self, create: bool, extracted: list[dict[str, Any]] | None, **kwargs: Any) -> None:
-        specs = extracted or [
-            {"support_type": t, "percent": 50, "cap_amount": 30_000_000} for t in SupportType.values
-        ]
+        specs = extracted or [{"support_type": t, "percent": 50, "cap_amount": 30_000_000} for t in SupportType.values]
         SupportRule.objects.bulk_create([SupportRule(programme=self, **spec) for spec in specs])
 
 
