@@ -245,7 +245,8 @@ def apply_transition(*, case: Case, action: str, actor: User, effect: Effect) ->
     transition = authorize(case, action, actor)
     from_state = case.state
     to_state = transition.target_from(CaseState(from_state))
-    with transaction.atomic():
+    # Services already run inside their own atomic block: no savepoint needed here.
+    with transaction.atomic(savepoint=False):
         guarded_update(case, changes={"state": to_state, **effect.changes})
         record_event(
             case=case,
