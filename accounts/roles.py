@@ -39,6 +39,11 @@ class Principal:
         """Officers and managers see every submitted case."""
         return bool(self.roles & {Role.OFFICER, Role.MANAGER})
 
+    @property
+    def sees_all(self) -> bool:
+        """Officers, managers and admins read every enterprise and every submitted case."""
+        return self.is_staff_reviewer or Role.ADMIN in self.roles
+
     def has(self, role: Role) -> bool:
         return role in self.roles
 

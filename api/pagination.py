@@ -4,7 +4,14 @@ Responses are `{"results": [...], "next": url|null, "previous": url|null}`; `pag
 goes up to 100. The cursor is opaque; the ordering comes from the view (and `ordering`).
 """
 
-from rest_framework.pagination import CursorPagination
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
 
 
 class KeysetPagination(CursorPagination):
@@ -13,8 +20,29 @@ class KeysetPagination(CursorPagination):
     max_page_size = 100
     ordering = "-created_at"
 
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        # DRF answers a tampered cursor with 404; it is a bad query parameter.
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": [_("Invalid cursor.")]}, code="invalid_cursor") from None
+
+    def get_page_size(self, request: Request) -> int | None:
+        size: Any = request.query_params.get(self.page_size_query_param)
+        if size is not None and not (str(size).isdigit() and int(size) > 0):
+            raise ValidationError({"page_size": [_("A positive whole number up to 100.")]}, code="invalid")
+        return super().get_page_size(request)
+
 
 class EventPagination(KeysetPagination):
     """An audit trail reads oldest first."""
 
     ordering = "seq"
+
+
+class ByNamePagination(KeysetPagination):
+    ordering = "name"
+
+
+class ProgrammePagination(KeysetPagination):
+    ordering = "-opens_on"

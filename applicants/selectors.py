@@ -14,10 +14,10 @@ from common.exceptions import NotFound
 
 
 def enterprise_list_visible_to(*, user: User) -> QuerySet[Enterprise]:
-    """Officers and managers see every enterprise; applicants their own."""
+    """Officers, managers and admins see every enterprise; applicants their own."""
     principal = principal_for(user)
     queryset = Enterprise.objects.all()
-    if not principal.is_staff_reviewer:
+    if not principal.sees_all:
         queryset = queryset.filter(pk__in=principal.enterprise_ids)
     return queryset.order_by("name", "id")
 

@@ -9,13 +9,26 @@ from cases.models import Case, CaseEvent, Programme, SupportRule
 class SupportRuleInline(admin.TabularInline):  # type: ignore[type-arg]
     model = SupportRule
     extra = 0
+    can_delete = False
+    readonly_fields = ("support_type", "percent", "cap_amount")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Programme)
 class ProgrammeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read-only: programme changes go through cases.services (budget and rule checks)."""
+
     list_display = ("code", "name", "year", "opens_on", "closes_on", "budget_total")
     search_fields = ("code", "name")
     inlines = [SupportRuleInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Programme._meta.concrete_fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 class CaseEventInline(admin.TabularInline):  # type: ignore[type-arg]

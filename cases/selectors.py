@@ -12,7 +12,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.roles import Role, principal_for
+from accounts.roles import principal_for
 from cases.exceptions import CaseNotFound
 from cases.models import Case, CaseEvent, CaseState, Programme, SupportRule
 from common.exceptions import NotFound
@@ -40,7 +40,7 @@ def case_list_visible_to(*, user: User) -> QuerySet[Case]:
         "enterprise", "programme", "assigned_officer"
     )
     mine = Q(enterprise_id__in=principal.enterprise_ids)
-    if principal.is_staff_reviewer or principal.has(Role.ADMIN):
+    if principal.sees_all:
         return queryset.filter(mine | ~Q(state=CaseState.DRAFT))
     return queryset.filter(mine)
 

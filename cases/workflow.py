@@ -139,7 +139,7 @@ def is_visible(principal: Principal, case: Case) -> bool:
         return False
     if principal.is_member_of(case.enterprise_id):
         return True
-    return case.state != CaseState.DRAFT and (principal.is_staff_reviewer or principal.has(Role.ADMIN))
+    return case.state != CaseState.DRAFT and principal.sees_all
 
 
 def allowed_actions(case: Case, principal: Principal) -> list[str]:

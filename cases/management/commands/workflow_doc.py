@@ -41,9 +41,9 @@ def render() -> str:
         ]
         for transition in TRANSITIONS.values():
             sources = ", ".join(f"`{s}`" for s in sorted(transition.sources))
-            target = f"`{transition.target}`" if transition.target else "(same)"
+            to = f"`{transition.target}`" if transition.target else "(same)"
             requires = str(transition.requires) if transition.requires else ""
-            lines.append(f"| `{transition.action}` | {sources} | {target} | {transition.who.value} | {requires} |")
+            lines.append(f"| `{transition.action}` | {sources} | {to} | {transition.who.value} | {requires} |")
         lines += [
             "",
             "## States",

@@ -1,0 +1,34 @@
+"""Filter backends for the API layer (FilterSets live in the domain apps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """Like DRF's, but an unknown `ordering` is a 400 instead of being silently ignored."""
+
+    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> Any:
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            fields = [param.strip() for param in params.split(",")]
+            allowed = {name for name, _label in self.get_valid_fields(queryset, view, {"request": request})}
+            invalid = [f for f in fields if f.lstrip("-") not in allowed]
+            if invalid:
+                raise ValidationError(
+                    {
+                        self.ordering_param: [
+                            _("Unknown ordering: %(fields)s. Allowed: %(allowed)s.")
+                            % {"fields": ", ".join(invalid), "allowed": ", ".join(sorted(allowed))}
+                        ]
+                    },
+                    code="invalid_ordering",
+                )
+        return super().get_ordering(request, queryset, view)
