@@ -101,7 +101,7 @@ class Command(BaseCommand):
         )
         user.set_password(password)
         user.save()
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
         forget_principal(user)
         return user
 
