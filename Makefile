@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install run serve migrate seed test test-sqlite test-postgres lint format typecheck \
-	schema schema-check workflow-doc check-deploy migrations-check ci bench clean
+	schema schema-check check-deploy migrations-check ci messages bench clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ check-deploy: install ## Django's deployment checklist under production settings
 		DJANGO_ALLOWED_HOSTS=example.gov.vn $(PY) manage.py check --deploy --fail-level WARNING
 
 ci: lint typecheck migrations-check schema-check check-deploy test ## Everything CI runs on SQLite
+
+messages: install ## Refresh and compile the Vietnamese catalogue (needs GNU gettext)
+	$(PY) manage.py makemessages -l vi --ignore=.venv --ignore=tests --ignore=bench --no-location
+	$(PY) manage.py compilemessages -l vi
 
 bench: install ## Benchmark list/detail/action against a bare values() view (see bench/README.md)
 	$(PY) bench/run.py
