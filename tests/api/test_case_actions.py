@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from cases.models import Case, CaseEvent, CaseState
+from cases.models import Case, CaseEvent
 
 pytestmark = pytest.mark.django_db
 
