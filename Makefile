@@ -63,11 +63,11 @@ migrations-check: install ## Fail if models changed without a migration
 	$(PY) manage.py makemigrations --check --dry-run
 
 schema: install ## Regenerate docs/openapi.yaml and docs/workflow.md
-	$(PY) manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+	$(PY) manage.py spectacular --lang en --validate --fail-on-warn --file docs/openapi.yaml
 	$(PY) manage.py workflow_doc > docs/workflow.md
 
 schema-check: install ## Validate the schema (fail on warnings)
-	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(PY) manage.py spectacular --lang en --validate --fail-on-warn --file /dev/null
 
 check-deploy: install ## Django's deployment checklist under production settings
 	DJANGO_PRODUCTION=1 DJANGO_SECRET_KEY=ci-check-$$(date +%s)-a-long-random-looking-value-for-the-check \

@@ -198,6 +198,7 @@ class CaseOutput(serializers.ModelSerializer[Case]):
     programme = serializers.CharField(source="programme.code", read_only=True)
     assigned_officer = UserRefOutput(read_only=True, allow_null=True)
     state_label = serializers.SerializerMethodField()
+    support_type_label = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
 
     class Meta:
@@ -209,6 +210,7 @@ class CaseOutput(serializers.ModelSerializer[Case]):
             "enterprise_name",
             "programme",
             "support_type",
+            "support_type_label",
             "title",
             "details",
             "state",
@@ -233,6 +235,9 @@ class CaseOutput(serializers.ModelSerializer[Case]):
 
     def get_state_label(self, case: Case) -> str:
         return str(CaseState(case.state).label)
+
+    def get_support_type_label(self, case: Case) -> str:
+        return str(SupportType(case.support_type).label)
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=ACTIONS)))
     def get_allowed_actions(self, case: Case) -> list[str]:

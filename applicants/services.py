@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -171,10 +170,15 @@ def enterprise_update(*, actor: User, enterprise: Enterprise, data: dict[str, An
 
 @transaction.atomic
 def enterprise_verify(*, actor: User, enterprise: Enterprise, startup: bool = False) -> Enterprise:
-    """An officer confirms the registration (and, if asked, the startup status) on file."""
+    """An officer confirms the registration (and, if asked, the startup status) on file.
+
+    An innovative startup (Law on SME Support 2017 Art. 17) is at most five years old,
+    counted in local dates. Raises NotAllowed for anyone but officers, ValidationFailed
+    when the startup status cannot be confirmed.
+    """
     principal = principal_for(actor)
-    if not principal.is_staff_reviewer:
-        raise NotAllowed(_("Only officers and managers can verify an enterprise."))
+    if not principal.has(Role.OFFICER):
+        raise NotAllowed(_("Only officers can verify an enterprise."))
     enterprise = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
     now = timezone.now()
     enterprise.verified_at, enterprise.verified_by = now, actor
@@ -183,7 +187,11 @@ def enterprise_verify(*, actor: User, enterprise: Enterprise, startup: bool = Fa
             raise ValidationFailed.single(
                 "startup", "not_declared", _("The enterprise has not declared itself an innovative startup.")
             )
-        founded_limit = dt.date(now.year - 5, now.month, min(now.day, 28))
+        today = timezone.localdate()
+        try:
+            founded_limit = today.replace(year=today.year - 5)
+        except ValueError:  # 29 February
+            founded_limit = today.replace(year=today.year - 5, day=28)
         if enterprise.founded_on is None or enterprise.founded_on < founded_limit:
             raise ValidationFailed.single(
                 "startup",

@@ -1,0 +1,1 @@
+"""Benchmark of the case API against a bare Django view: see bench/README.md."""
