@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
@@ -32,3 +33,14 @@ class StrictOrderingFilter(OrderingFilter):
                     code="invalid_ordering",
                 )
         return super().get_ordering(request, queryset, view)
+
+
+class FilterSetBackend(DjangoFilterBackend):
+    """DjangoFilterBackend that skips building and validating the FilterSet's form when the
+    request names none of its parameters (the common, unfiltered page)."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> QuerySet[Any]:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and not set(request.query_params) & set(filterset_class.base_filters):
+            return queryset
+        return super().filter_queryset(request, queryset, view)  # type: ignore[no-any-return]

@@ -192,52 +192,49 @@ class ProgrammeUpdateInput(serializers.Serializer[Any]):
 # --- Cases ------------------------------------------------------------------------------
 
 
-class CaseOutput(serializers.ModelSerializer[Case]):
-    enterprise = serializers.UUIDField(source="enterprise_id", read_only=True)
-    enterprise_name = serializers.CharField(source="enterprise.name", read_only=True)
-    programme = serializers.CharField(source="programme.code", read_only=True)
-    assigned_officer = UserRefOutput(read_only=True, allow_null=True)
-    state_label = serializers.SerializerMethodField()
-    support_type_label = serializers.SerializerMethodField()
-    allowed_actions = serializers.SerializerMethodField()
+# Reads the names the case selectors annotate (enterprise_name, programme_code,
+# assigned_officer_username), so a page of cases costs one query and no related objects.
+class CaseOutput(serializers.Serializer[Any]):
+    """A support application (case), as every case endpoint returns it."""
 
-    class Meta:
-        model = Case
-        fields = [
-            "id",
-            "reference",
-            "enterprise",
-            "enterprise_name",
-            "programme",
-            "support_type",
-            "support_type_label",
-            "title",
-            "details",
-            "state",
-            "state_label",
-            "requested_amount",
-            "recommended_amount",
-            "approved_amount",
-            "disbursed_amount",
-            "recommendation",
-            "paid_on",
-            "payment_reference",
-            "assigned_officer",
-            "submitted_at",
-            "received_at",
-            "decided_at",
-            "created_at",
-            "updated_at",
-            "version",
-            "allowed_actions",
-        ]
-        read_only_fields = fields
+    id = serializers.UUIDField(read_only=True)
+    reference = serializers.CharField(read_only=True, allow_null=True)
+    enterprise = serializers.UUIDField(source="enterprise_id", read_only=True)
+    enterprise_name = serializers.CharField(read_only=True)
+    programme = serializers.CharField(source="programme_code", read_only=True, help_text=_("Programme code."))
+    support_type = serializers.ChoiceField(choices=SupportType.choices, read_only=True)
+    support_type_label = serializers.SerializerMethodField()
+    title = serializers.CharField(read_only=True)
+    details = serializers.JSONField(read_only=True)
+    state = serializers.ChoiceField(choices=CaseState.choices, read_only=True)
+    state_label = serializers.SerializerMethodField()
+    requested_amount = serializers.IntegerField(read_only=True)
+    recommended_amount = serializers.IntegerField(read_only=True, allow_null=True)
+    approved_amount = serializers.IntegerField(read_only=True, allow_null=True)
+    disbursed_amount = serializers.IntegerField(read_only=True, allow_null=True)
+    recommendation = serializers.CharField(read_only=True, help_text=_("approve, reject or empty."))
+    paid_on = serializers.DateField(read_only=True, allow_null=True)
+    payment_reference = serializers.CharField(read_only=True)
+    assigned_officer = serializers.SerializerMethodField()
+    submitted_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    received_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    decided_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+    allowed_actions = serializers.SerializerMethodField()
 
     def get_state_label(self, case: Case) -> str:
         return str(CaseState(case.state).label)
 
     def get_support_type_label(self, case: Case) -> str:
         return str(SupportType(case.support_type).label)
+
+    @extend_schema_field(UserRefOutput(allow_null=True))
+    def get_assigned_officer(self, case: Case) -> dict[str, str] | None:
+        if case.assigned_officer_id is None:
+            return None
+        return {"id": str(case.assigned_officer_id), "username": case.assigned_officer_username}  # type: ignore[attr-defined]
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=ACTIONS)))
     def get_allowed_actions(self, case: Case) -> list[str]:

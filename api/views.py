@@ -10,8 +10,8 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import serializers, status
@@ -26,7 +26,7 @@ from accounts.roles import principal_for
 from api import pagination
 from api import serializers as s
 from api.exceptions import PROBLEM_CONTENT_TYPE, problem
-from api.filters import StrictOrderingFilter
+from api.filters import FilterSetBackend, StrictOrderingFilter
 from api.schema import ActionAutoSchema
 from applicants import selectors as applicant_selectors
 from applicants import services as applicant_services
@@ -77,6 +77,8 @@ class TokenCreateView(APIView):
             raise ValidationFailed.single(
                 "non_field_errors", "invalid_credentials", _("The username or password is incorrect.")
             )
+        # Expired tokens are swept here, not on every authenticated request.
+        AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
         instance, token = AuthToken.objects.create(user=user)
         return Response(s.TokenOutput({"token": token, "expires_at": instance.expiry}).data)
 
@@ -271,7 +273,7 @@ def _programme_or_field_error(code: str) -> Any:
 class CaseListView(GenericAPIView[Any]):
     serializer_class = s.CaseOutput
     filterset_class = CaseFilter
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [FilterSetBackend, StrictOrderingFilter]
     ordering_fields = ["created_at", "updated_at", "requested_amount"]
     ordering = ["-created_at"]
 
@@ -329,7 +331,8 @@ class CaseDetailView(APIView):
         fields = dict(data.validated_data)
         if "programme" in fields:
             fields["programme"] = _programme_or_field_error(fields["programme"])
-        case = case_services.case_update(actor=user, case=case, data=fields)
+        case_services.case_update(actor=user, case=case, data=fields)
+        case = case_selectors.case_get_visible(user=user, case_id=case.pk)
         return Response(s.CaseOutput(case, context={"request": request}).data)
 
     @extend_schema(tags=["cases"], responses={204: None, **P401, **P403, **P404, **P409}, summary="Delete a draft")

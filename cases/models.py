@@ -140,6 +140,9 @@ class Case(models.Model):
             models.Index(fields=["enterprise", "-created_at"], name="case_enterprise_created"),
             models.Index(fields=["assigned_officer", "state"], name="case_officer_state"),
             models.Index(fields=["submitted_at"], name="case_submitted_at"),
+            # the list's other orderings
+            models.Index(fields=["updated_at"], name="case_updated_at"),
+            models.Index(fields=["requested_amount"], name="case_requested_amount"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(requested_amount__gt=0), name="case_requested_positive"),

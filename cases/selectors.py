@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -34,10 +34,16 @@ def programme_get(*, code: str) -> Programme:
 
 def case_list_visible_to(*, user: User) -> QuerySet[Case]:
     """Members see their enterprises' cases, drafts included; officers, managers and
-    admins see every case that has left draft. Deleted drafts are never listed."""
+    admins see every case that has left draft. Deleted drafts are never listed.
+
+    Rows carry `enterprise_name`, `programme_code` and `assigned_officer_username` as
+    annotations: a page needs those three names, not three related objects per row.
+    """
     principal = principal_for(user)
-    queryset = Case.objects.filter(deleted_at__isnull=True).select_related(
-        "enterprise", "programme", "assigned_officer"
+    queryset = Case.objects.filter(deleted_at__isnull=True).annotate(
+        enterprise_name=F("enterprise__name"),
+        programme_code=F("programme__code"),
+        assigned_officer_username=F("assigned_officer__username"),
     )
     mine = Q(enterprise_id__in=principal.enterprise_ids)
     if principal.sees_all:
@@ -46,8 +52,9 @@ def case_list_visible_to(*, user: User) -> QuerySet[Case]:
 
 
 def case_get_visible(*, user: User, case_id: uuid.UUID | str) -> Case:
+    """One visible case, with its programme loaded (the services read its rules and period)."""
     try:
-        return case_list_visible_to(user=user).get(pk=case_id)
+        return case_list_visible_to(user=user).select_related("programme").get(pk=case_id)
     except (Case.DoesNotExist, ValueError, DjangoValidationError):
         raise CaseNotFound(_("No such case.")) from None
 
