@@ -58,10 +58,10 @@ def principal_for(user: User) -> Principal:
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    from applicants.models import Membership  # applicants depends on accounts, not back
-
-    group_names = set(user.groups.values_list("name", flat=True))
-    enterprise_ids = frozenset(Membership.objects.filter(user=user).values_list("enterprise_id", flat=True))
+    # One query for both: a user has a handful of groups and memberships at most.
+    rows = list(User.objects.filter(pk=user.pk).values_list("groups__name", "memberships__enterprise_id"))
+    group_names = {group for group, _enterprise in rows if group}
+    enterprise_ids = frozenset(enterprise for _group, enterprise in rows if enterprise)
     roles = {Role(name) for name in group_names if name in Role.values and name != Role.ADMIN}
     if enterprise_ids:
         roles.add(Role.APPLICANT)

@@ -5,9 +5,11 @@ Inputs check shape and types only; business rules live in the services.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -239,6 +241,50 @@ class CaseOutput(serializers.Serializer[Any]):
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=ACTIONS)))
     def get_allowed_actions(self, case: Case) -> list[str]:
         return allowed_actions(case, principal_for(self.context["request"].user))
+
+    def to_representation(self, case: Case) -> dict[str, Any]:
+        """The same output as the declared fields (a test compares them), built directly:
+        DRF's per-field walk was most of a list request's time in the benchmark."""
+        return {
+            "id": str(case.id),
+            "reference": case.reference,
+            "enterprise": str(case.enterprise_id),
+            "enterprise_name": case.enterprise_name,  # type: ignore[attr-defined]
+            "programme": case.programme_code,  # type: ignore[attr-defined]
+            "support_type": case.support_type,
+            "support_type_label": self.get_support_type_label(case),
+            "title": case.title,
+            "details": case.details,
+            "state": case.state,
+            "state_label": self.get_state_label(case),
+            "requested_amount": case.requested_amount,
+            "recommended_amount": case.recommended_amount,
+            "approved_amount": case.approved_amount,
+            "disbursed_amount": case.disbursed_amount,
+            "recommendation": case.recommendation,
+            "paid_on": case.paid_on.isoformat() if case.paid_on else None,
+            "payment_reference": case.payment_reference,
+            "assigned_officer": self.get_assigned_officer(case),
+            "submitted_at": _datetime(case.submitted_at),
+            "received_at": _datetime(case.received_at),
+            "decided_at": _datetime(case.decided_at),
+            "created_at": _datetime(case.created_at),
+            "updated_at": _datetime(case.updated_at),
+            "version": case.version,
+            "allowed_actions": self.get_allowed_actions(case),
+        }
+
+    def declared_representation(self, case: Case) -> dict[str, Any]:
+        """What DRF's field-by-field rendering gives; kept to test the fast path against."""
+        return dict(super().to_representation(case))
+
+
+def _datetime(value: dt.datetime | None) -> str | None:
+    """DRF's DateTimeField output: ISO 8601 in the current time zone, `Z` for UTC."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class CaseCreateInput(serializers.Serializer[Any]):
