@@ -77,7 +77,7 @@ ci: lint typecheck migrations-check schema-check check-deploy test ## Everything
 
 messages: install ## Refresh and compile the Vietnamese catalogue (needs GNU gettext)
 	$(PY) manage.py makemessages -l vi --ignore=.venv --ignore=tests --ignore=bench --no-location
-	$(PY) manage.py compilemessages -l vi
+	$(PY) manage.py compilemessages -l vi --ignore=.venv
 
 bench: install ## Benchmark list/detail/action against a bare values() view (see bench/README.md)
 	$(PY) bench/run.py
