@@ -11,8 +11,10 @@ user do now" from the same table, and `docs/workflow.md` is generated from it.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -27,6 +29,7 @@ from cases.exceptions import CaseNotFound, ConcurrentChange, NotAllowed, Transit
 from cases.models import Case, CaseEvent, CaseState
 
 S = CaseState
+logger = logging.getLogger(__name__)
 
 
 class Who(enum.Enum):
@@ -245,18 +248,34 @@ def apply_transition(*, case: Case, action: str, actor: User, effect: Effect) ->
     transition = authorize(case, action, actor)
     from_state = case.state
     to_state = transition.target_from(CaseState(from_state))
-    # Services already run inside their own atomic block: no savepoint needed here.
-    with transaction.atomic(savepoint=False):
-        guarded_update(case, changes={"state": to_state, **effect.changes})
-        record_event(
-            case=case,
-            action=action,
-            actor=actor,
-            from_state=from_state,
-            to_state=to_state,
-            comment=effect.comment,
-            data=effect.data,
-        )
-        for callback in effect.on_commit:
-            transaction.on_commit(callback)
+    # The caller's transaction (every service is atomic) holds the update and the event
+    # together; no savepoint of our own, and nothing is written before the guard passes.
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("apply_transition must run inside the caller's transaction")
+    guarded_update(case, changes={"state": to_state, **effect.changes})
+    record_event(
+        case=case,
+        action=action,
+        actor=actor,
+        from_state=from_state,
+        to_state=to_state,
+        comment=effect.comment,
+        data=effect.data,
+    )
+    log: Callable[[], None] = partial(_log_transition, case.pk, action, actor.pk, from_state, to_state)
+    for callback in [*effect.on_commit, log]:
+        transaction.on_commit(callback)
     return case
+
+
+def _log_transition(case_id: object, action: str, actor_id: object, from_state: str, to_state: str) -> None:
+    """The operations log line of a committed transition (the audit trail is the event)."""
+    logger.info(
+        "case %s: %s by %s, %s -> %s",
+        case_id,
+        action,
+        actor_id,
+        from_state,
+        to_state,
+        extra={"case_id": str(case_id), "action": action, "actor_id": str(actor_id)},
+    )
