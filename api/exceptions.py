@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf
@@ -61,7 +62,7 @@ def problem(
     if errors is not None:
         body["errors"] = errors
     if extra:
-        body.update(extra)
+        body = {**extra, **body}  # the RFC 9457 members always win
     return body
 
 
@@ -110,6 +111,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     path = request.path if request is not None else None
     if isinstance(exc, DomainError):
         return _domain_response(exc, path or "")
+    if isinstance(exc, RequestDataTooBig):
+        body = problem(413, code="too_large", detail=_("The request body is too large."), instance=path)
+        return Response(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -154,6 +158,8 @@ def handler500(request: HttpRequest) -> JsonResponse:
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return _django_problem(request, 413, "too_large", _("The request body is too large."))
     return _django_problem(request, 400, "bad_request", _("The request could not be understood."))
 
 

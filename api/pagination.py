@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
@@ -27,9 +28,16 @@ class KeysetPagination(CursorPagination):
         except NotFound:
             raise ValidationError({"cursor": [_("Invalid cursor.")]}, code="invalid_cursor") from None
 
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
+        # A cursor may decode and still hold a position that is garbage for the ordering.
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (ValueError, TypeError, DjangoValidationError):
+            raise ValidationError({"cursor": [_("Invalid cursor.")]}, code="invalid_cursor") from None
+
     def get_page_size(self, request: Request) -> int | None:
         size: Any = request.query_params.get(self.page_size_query_param)
-        if size is not None and not (str(size).isdigit() and int(size) > 0):
+        if size is not None and not (str(size).isascii() and str(size).isdigit() and int(size) > 0):
             raise ValidationError({"page_size": [_("A positive whole number up to 100.")]}, code="invalid")
         return super().get_page_size(request)
 

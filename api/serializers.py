@@ -6,6 +6,7 @@ Inputs check shape and types only; business rules live in the services.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +24,59 @@ MAX_VND = 100_000_000_000
 MAX_COMMENT = 4000
 
 
+MAX_DETAILS_BYTES = 64 * 1024
+MAX_DETAILS_DEPTH = 20
+
+
+class StrictInput(serializers.Serializer[Any]):
+    """An input that refuses keys it does not know (a misspelt field would otherwise be
+    dropped without a word) and bodies that are not JSON objects."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) or hasattr(data, "keys"):
+            unknown = sorted(set(data.keys()) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [_("Unknown field.")] for name in unknown}, code="unknown_field"
+                )
+        return super().to_internal_value(data)
+
+
+def _json_depth_and_nul(value: Any, depth: int = 0) -> tuple[int, bool]:
+    """How deep `value` nests (stopping past the limit) and whether a string holds NUL."""
+    if isinstance(value, str):
+        return depth, "\x00" in value
+    if depth > MAX_DETAILS_DEPTH or not isinstance(value, dict | list):
+        return depth, False
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    results = [_json_depth_and_nul(item, depth + 1) for item in items] or [(depth + 1, False)]
+    return max(d for d, _nul in results), any(nul for _d, nul in results)
+
+
+def validate_details(value: Any) -> Any:
+    """A JSON object of reasonable size and depth, without NUL characters (PostgreSQL's
+    jsonb refuses them)."""
+    if not isinstance(value, dict):
+        raise serializers.ValidationError(_("Details must be a JSON object."), code="not_object")
+    depth, has_nul = _json_depth_and_nul(value)
+    if depth > MAX_DETAILS_DEPTH:
+        raise serializers.ValidationError(
+            _("Details may nest at most %(depth)s levels.") % {"depth": MAX_DETAILS_DEPTH}, code="too_deep"
+        )
+    encoded = json.dumps(value, ensure_ascii=False)
+    if len(encoded.encode()) > MAX_DETAILS_BYTES:
+        raise serializers.ValidationError(
+            _("Details may take at most %(size)s KB.") % {"size": MAX_DETAILS_BYTES // 1024}, code="too_large"
+        )
+    if has_nul:
+        raise serializers.ValidationError(_("Details may not contain NUL characters."), code="nul_character")
+    return value
+
+
 # --- Auth --------------------------------------------------------------------------------
 
 
-class TokenCreateInput(serializers.Serializer[Any]):
+class TokenCreateInput(StrictInput):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=256, trim_whitespace=False, style={"input_type": "password"})
 
@@ -98,7 +148,7 @@ class EnterpriseOutput(serializers.ModelSerializer[Enterprise]):
         read_only_fields = fields
 
 
-class EnterpriseCreateInput(serializers.Serializer[Any]):
+class EnterpriseCreateInput(StrictInput):
     name = serializers.CharField(max_length=255)
     tax_code = serializers.CharField(max_length=20)
     legal_form = serializers.ChoiceField(choices=LegalForm.choices)
@@ -120,7 +170,7 @@ class EnterpriseUpdateInput(EnterpriseCreateInput):
     """Any subset of the creation fields (PATCH)."""
 
 
-class EnterpriseVerifyInput(serializers.Serializer[Any]):
+class EnterpriseVerifyInput(StrictInput):
     startup = serializers.BooleanField(
         default=False, help_text=_("Also confirm the innovative-startup status on file.")
     )
@@ -160,7 +210,7 @@ class ProgrammeOutput(serializers.ModelSerializer[Programme]):
         read_only_fields = fields
 
 
-class SupportRuleInput(serializers.Serializer[Any]):
+class SupportRuleInput(StrictInput):
     support_type = serializers.ChoiceField(choices=SupportType.choices)
     percent = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("100")
@@ -168,7 +218,7 @@ class SupportRuleInput(serializers.Serializer[Any]):
     cap_amount = serializers.IntegerField(min_value=1, max_value=MAX_VND)
 
 
-class ProgrammeCreateInput(serializers.Serializer[Any]):
+class ProgrammeCreateInput(StrictInput):
     code = serializers.SlugField(max_length=40)
     name = serializers.CharField(max_length=255)
     year = serializers.IntegerField(min_value=2000, max_value=2100)
@@ -180,7 +230,7 @@ class ProgrammeCreateInput(serializers.Serializer[Any]):
     rules = SupportRuleInput(many=True)
 
 
-class ProgrammeUpdateInput(serializers.Serializer[Any]):
+class ProgrammeUpdateInput(StrictInput):
     name = serializers.CharField(max_length=255, required=False)
     year = serializers.IntegerField(min_value=2000, max_value=2100, required=False)
     opens_on = serializers.DateField(required=False)
@@ -287,7 +337,7 @@ def _datetime(value: dt.datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-class CaseCreateInput(serializers.Serializer[Any]):
+class CaseCreateInput(StrictInput):
     enterprise = serializers.UUIDField()
     programme = serializers.SlugField(max_length=40, help_text=_("Programme code."))
     support_type = serializers.ChoiceField(choices=SupportType.choices)
@@ -296,12 +346,10 @@ class CaseCreateInput(serializers.Serializer[Any]):
     details = serializers.JSONField(required=False, default=dict)
 
     def validate_details(self, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError(_("Details must be a JSON object."), code="not_object")
-        return value
+        return validate_details(value)
 
 
-class CaseUpdateInput(serializers.Serializer[Any]):
+class CaseUpdateInput(StrictInput):
     programme = serializers.SlugField(max_length=40, required=False)
     support_type = serializers.ChoiceField(choices=SupportType.choices, required=False)
     title = serializers.CharField(max_length=255, required=False)
@@ -309,9 +357,7 @@ class CaseUpdateInput(serializers.Serializer[Any]):
     details = serializers.JSONField(required=False)
 
     def validate_details(self, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError(_("Details must be a JSON object."), code="not_object")
-        return value
+        return validate_details(value)
 
 
 class CaseEventOutput(serializers.ModelSerializer[CaseEvent]):
@@ -326,24 +372,24 @@ class CaseEventOutput(serializers.ModelSerializer[CaseEvent]):
 # --- Case actions: one input per action ----------------------------------------------------
 
 
-class CaseCommentInput(serializers.Serializer[Any]):
+class CaseCommentInput(StrictInput):
     """Body of submit, receive, resubmit and withdraw."""
 
     comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
 
 
-class CaseRequiredCommentInput(serializers.Serializer[Any]):
+class CaseRequiredCommentInput(StrictInput):
     """Body of reject, return and cancel: the reason is required."""
 
     comment = serializers.CharField(max_length=MAX_COMMENT)
 
 
-class CaseSupplementRequestInput(serializers.Serializer[Any]):
+class CaseSupplementRequestInput(StrictInput):
     items = serializers.ListField(child=serializers.CharField(max_length=500), allow_empty=False, max_length=100)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
 
 
-class CaseRecommendInput(serializers.Serializer[Any]):
+class CaseRecommendInput(StrictInput):
     outcome = serializers.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
     amount = serializers.IntegerField(min_value=1, max_value=MAX_VND, required=False, allow_null=True)
     comment = serializers.CharField(max_length=MAX_COMMENT)
@@ -353,10 +399,14 @@ class CaseRecommendInput(serializers.Serializer[Any]):
             raise serializers.ValidationError(
                 {"amount": _("An amount is required to recommend approval.")}, code="required"
             )
+        if attrs["outcome"] == "reject" and attrs.get("amount") is not None:
+            raise serializers.ValidationError(
+                {"amount": _("A recommendation to reject carries no amount.")}, code="not_allowed"
+            )
         return attrs
 
 
-class CaseApproveInput(serializers.Serializer[Any]):
+class CaseApproveInput(StrictInput):
     amount = serializers.IntegerField(
         min_value=1,
         max_value=MAX_VND,
@@ -367,13 +417,13 @@ class CaseApproveInput(serializers.Serializer[Any]):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
 
 
-class CaseDisburseInput(serializers.Serializer[Any]):
+class CaseDisburseInput(StrictInput):
     amount = serializers.IntegerField(min_value=1, max_value=MAX_VND)
     paid_on = serializers.DateField()
     payment_reference = serializers.CharField(max_length=100)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
 
 
-class CaseAssignInput(serializers.Serializer[Any]):
+class CaseAssignInput(StrictInput):
     officer = serializers.UUIDField(source="officer_id", help_text=_("The officer's user id."))
     comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")

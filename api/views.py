@@ -129,9 +129,8 @@ class HealthView(APIView):
             "version": settings.SPECTACULAR_SETTINGS["VERSION"],
         }
         if code != 200:
-            body = problem(
-                503, code="database_unavailable", detail=str(_("The database does not answer.")), extra=payload
-            )
+            detail = str(_("The database does not answer."))
+            body = problem(503, code="database_unavailable", detail=detail, extra={"database": database})
             return Response(body, status=code, content_type=PROBLEM_CONTENT_TYPE)
         return Response(payload, status=code)
 
@@ -148,7 +147,7 @@ class EnterpriseListView(GenericAPIView[Any]):
             return Enterprise.objects.none()
         return applicant_selectors.enterprise_list_visible_to(user=_user(self.request))
 
-    @extend_schema(tags=["enterprises"], responses={200: s.EnterpriseOutput(many=True), **P401})
+    @extend_schema(tags=["enterprises"], responses={200: s.EnterpriseOutput(many=True), **P400, **P401})
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(s.EnterpriseOutput(page, many=True).data)
@@ -216,7 +215,7 @@ class ProgrammeListView(GenericAPIView[Any]):
     def get_queryset(self) -> QuerySet[Any]:
         return case_selectors.programme_list()
 
-    @extend_schema(tags=["programmes"], responses={200: s.ProgrammeOutput(many=True), **P401})
+    @extend_schema(tags=["programmes"], responses={200: s.ProgrammeOutput(many=True), **P400, **P401})
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(s.ProgrammeOutput(page, many=True).data)
@@ -274,7 +273,8 @@ class CaseListView(GenericAPIView[Any]):
     serializer_class = s.CaseOutput
     filterset_class = CaseFilter
     filter_backends = [FilterSetBackend, StrictOrderingFilter]
-    ordering_fields = ["created_at", "updated_at", "requested_amount"]
+    # Keys that do not change under a reader's feet, so cursors stay exact.
+    ordering_fields = ["created_at", "requested_amount"]
     ordering = ["-created_at"]
 
     def get_queryset(self) -> QuerySet[Case]:
@@ -326,6 +326,7 @@ class CaseDetailView(APIView):
     def patch(self, request: Request, pk: str) -> Response:
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
+        case_services.require_editable_draft(case=case, actor=user)  # 403/409 before 400
         data = s.CaseUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
@@ -348,7 +349,7 @@ class CaseEventListView(GenericAPIView[Any]):
     pagination_class = pagination.EventPagination
     queryset = CaseEvent.objects.none()  # for the schema; rows come from the selector
 
-    @extend_schema(tags=["cases"], responses={200: s.CaseEventOutput(many=True), **P401, **P404})
+    @extend_schema(tags=["cases"], responses={200: s.CaseEventOutput(many=True), **P400, **P401, **P404})
     def get(self, request: Request, pk: str) -> Response:
         case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
         page = self.paginate_queryset(case_selectors.case_events(case=case))

@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from applicants.models import Enterprise, Membership
 
@@ -6,17 +9,27 @@ from applicants.models import Enterprise, Membership
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Membership
     extra = 0
-    autocomplete_fields = ("user",)
+    can_delete = False
+    readonly_fields = ("user", "role", "created_at")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Enterprise)
 class EnterpriseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """View-only: enterprises and memberships change through applicants.services."""
+
     list_display = ("name", "tax_code", "legal_form", "size_class", "province_name", "verified_at")
     list_filter = ("legal_form", "size_class", "is_startup")
     search_fields = ("name", "tax_code")
-    # Writes go through applicants.services; the admin is for looking.
-    readonly_fields = [f.name for f in Enterprise._meta.concrete_fields]
     inlines = [MembershipInline]
 
-    def has_add_permission(self, request: object) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

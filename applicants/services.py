@@ -157,6 +157,7 @@ def enterprise_update(*, actor: User, enterprise: Enterprise, data: dict[str, An
         raise ValueError(f"not editable: {sorted(unknown)}")
     enterprise = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
     old_tax_code = enterprise.tax_code
+    old_startup, old_founded_on = enterprise.is_startup, enterprise.founded_on
     for field, value in data.items():
         setattr(enterprise, field, value)
     errors = _tax_code_errors(enterprise) if {"tax_code", "legal_form"} & set(data) else []
@@ -164,6 +165,12 @@ def enterprise_update(*, actor: User, enterprise: Enterprise, data: dict[str, An
     if enterprise.tax_code != old_tax_code:
         enterprise.verified_at = None
         enterprise.verified_by = None
+    if {"is_startup", "founded_on"} & set(data) and (
+        enterprise.is_startup != old_startup or enterprise.founded_on != old_founded_on
+    ):
+        # the officer confirmed the old facts, not these
+        enterprise.startup_verified_at = None
+        enterprise.startup_verified_by = None
     _save_unique(enterprise)
     return enterprise
 

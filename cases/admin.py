@@ -24,10 +24,13 @@ class ProgrammeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("code", "name")
     inlines = [SupportRuleInline]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in Programme._meta.concrete_fields]
-
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -51,10 +54,10 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ("enterprise",)
     inlines = [CaseEventInline]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in Case._meta.concrete_fields]
-
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -80,9 +80,14 @@ def programme_create(*, actor: User, data: dict[str, Any], rules: list[dict[str,
     _require_manager(actor)
     programme = Programme(**data)
     _validate_programme(programme, rules)
+    duplicate = ValidationFailed.single("code", "duplicate", _("A programme with this code already exists."))
     if Programme.objects.filter(code=programme.code).exists():
-        raise ValidationFailed.single("code", "duplicate", _("A programme with this code already exists."))
-    programme.save()
+        raise duplicate
+    try:
+        with transaction.atomic():
+            programme.save()
+    except IntegrityError:  # created by someone else since the check
+        raise duplicate from None
     _replace_rules(programme, rules)
     return programme
 
@@ -147,6 +152,12 @@ def _rule_for(programme: Programme, support_type: str) -> SupportRule:
     return rule
 
 
+def _lock_programme(programme: Programme) -> None:
+    """Hold the programme row until commit: programme_update locks it too before it
+    replaces rules, so a draft cannot be written for a rule that is being removed."""
+    Programme.objects.select_for_update().filter(pk=programme.pk).first()
+
+
 def _validate_draft(case: Case) -> None:
     errors: list[FieldError] = []
     if not case.title.strip():
@@ -183,6 +194,7 @@ def case_create(
         details=details or {},
         created_by=actor,
     )
+    _lock_programme(programme)
     _validate_draft(case)
     case.save()
     record_event(
@@ -196,7 +208,8 @@ def case_create(
     return case
 
 
-def _require_editable_draft(case: Case, actor: User) -> None:
+def require_editable_draft(*, case: Case, actor: User) -> None:
+    """Raise NotAllowed unless the actor is a member, InvalidState unless it is a draft."""
     if not principal_for(actor).is_member_of(case.enterprise_id):
         raise NotAllowed(_("Only members of the enterprise can change its applications."))
     if case.state != CaseState.DRAFT:
@@ -206,7 +219,7 @@ def _require_editable_draft(case: Case, actor: User) -> None:
 @transaction.atomic
 def case_update(*, actor: User, case: Case, data: dict[str, Any]) -> Case:
     """Edit a draft. Records one `update` event with the fields that changed."""
-    _require_editable_draft(case, actor)
+    require_editable_draft(case=case, actor=actor)
     unknown = set(data) - DRAFT_FIELDS
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
@@ -215,6 +228,7 @@ def case_update(*, actor: User, case: Case, data: dict[str, Any]) -> Case:
         return case
     for name, value in changed.items():
         setattr(case, name, value)
+    _lock_programme(case.programme)
     _validate_draft(case)
     guarded_update(case, changes=changed)
     record_event(
@@ -231,7 +245,7 @@ def case_update(*, actor: User, case: Case, data: dict[str, Any]) -> Case:
 @transaction.atomic
 def case_delete(*, actor: User, case: Case) -> None:
     """Delete a draft: it disappears from every list, its trail stays."""
-    _require_editable_draft(case, actor)
+    require_editable_draft(case=case, actor=actor)
     now = timezone.now()
     guarded_update(case, changes={"deleted_at": now})
     record_event(case=case, action="delete", actor=actor, from_state=CaseState.DRAFT, to_state=CaseState.DRAFT)

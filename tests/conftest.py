@@ -16,6 +16,14 @@ from cases.models import Case, CaseState, Programme
 from tests.factories import EnterpriseFactory, ProgrammeFactory, UserFactory, add_member, make_case
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The default hasher takes about a second per password on this machine by design;
+    # tests hash hundreds of them.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     """Throttle counters live in the cache; each test starts with none."""

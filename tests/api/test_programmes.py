@@ -317,7 +317,8 @@ def test_changing_other_fields_keeps_the_rules(client_for, manager, programme):
 def test_programme_code_cannot_be_changed(client_for, manager, programme):
     response = client_for(manager).patch(detail_url("shtt-test"), {"code": "renamed"})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {"field": "code", "code": "unknown_field", "message": "Unknown field."}
     programme.refresh_from_db()
     assert programme.code == "shtt-test"
     assert not Programme.objects.filter(code="renamed").exists()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -88,6 +89,8 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("seed_demo resets the demo users' passwords: not on a production site.")
         users = {name: self._user(name, role, last, first, options["password"]) for name, role, last, first in USERS}
         enterprises = {name: self._enterprise(users[name], data) for name, data in ENTERPRISES.items()}
         programme = self._programme()
