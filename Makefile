@@ -11,7 +11,7 @@ WORKERS ?= auto
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint format typecheck \
+.PHONY: help install run migrate seed test test-postgres lint format typecheck \
 	schema schema-check check-deploy migrations-check ci messages bench clean
 
 help: ## List every target

@@ -208,6 +208,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's default config gives "django" a console handler of its own: each line twice.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }
 
 # --- Production hardening (manage.py check --deploy passes with DJANGO_PRODUCTION=1) ---
