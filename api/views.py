@@ -19,6 +19,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import User
@@ -28,6 +29,7 @@ from api import serializers as s
 from api.exceptions import PROBLEM_CONTENT_TYPE, problem
 from api.filters import FilterSetBackend, StrictOrderingFilter
 from api.schema import ActionAutoSchema
+from api.throttles import UsernameThrottle
 from applicants import selectors as applicant_selectors
 from applicants import services as applicant_services
 from applicants.models import Enterprise
@@ -58,6 +60,7 @@ def _user(request: Request) -> User:
 class TokenCreateView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle, UsernameThrottle]
     throttle_scope = "auth"
 
     @extend_schema(

@@ -418,3 +418,32 @@ def test_framework_messages_are_vietnamese_too(client_for, applicant):
     assert messages["requested_amount"] == "Trường này là bắt buộc."
     unauthenticated = client_for(None, language="vi").get("/api/v1/me/").json()
     assert unauthenticated["detail"] == "Chưa cung cấp thông tin xác thực."
+
+
+def test_login_attempts_for_one_username_are_limited_whatever_the_address(client, db):
+    statuses = []
+    for attempt in range(11):
+        response = client.post(
+            "/api/v1/auth/token/",
+            {"username": "manager", "password": "wrong"},
+            content_type="application/json",
+            REMOTE_ADDR=f"10.0.0.{attempt + 1}",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{attempt + 1}",
+        )
+        statuses.append(response.status_code)
+    assert statuses == [400] * 10 + [429]
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert "Retry-After" in response
+
+
+def test_forged_forwarded_for_does_not_reset_the_address_throttle(client, db):
+    statuses = []
+    for attempt in range(21):
+        response = client.post(
+            "/api/v1/auth/token/",
+            {"username": f"user{attempt}", "password": "wrong"},
+            content_type="application/json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{attempt + 1}",
+        )
+        statuses.append(response.status_code)
+    assert statuses[-1] == 429
