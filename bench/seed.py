@@ -32,6 +32,7 @@ from accounts.models import User
 from accounts.roles import Role
 from applicants.models import Enterprise, LegalForm, Membership, MembershipRole, SectorGroup
 from applicants.sizing import size_class_for
+from cases.management.commands.seed_demo import RULES  # the demo programme's rules
 from cases.models import Case, CaseEvent, CaseState, Programme, ReferenceCounter, SupportRule, SupportType
 
 S = CaseState
@@ -62,20 +63,6 @@ CASE_DEFAULTS: dict[str, Any] = {
     "deleted_at": None,
 }
 
-# (percent, cap per item in VND), as in the demo data.
-RULES: dict[str, tuple[int, int]] = {
-    SupportType.TRADEMARK: (50, 15_000_000),
-    SupportType.TRADEMARK_MADRID: (50, 60_000_000),
-    SupportType.COLLECTIVE_MARK: (70, 30_000_000),
-    SupportType.CERTIFICATION_MARK: (70, 30_000_000),
-    SupportType.GEOGRAPHICAL_INDICATION: (100, 100_000_000),
-    SupportType.INDUSTRIAL_DESIGN: (50, 15_000_000),
-    SupportType.PATENT: (50, 30_000_000),
-    SupportType.UTILITY_SOLUTION: (50, 30_000_000),
-    SupportType.COPYRIGHT: (50, 5_000_000),
-    SupportType.IP_CONSULTING: (100, 30_000_000),
-    SupportType.CONFORMITY_ASSESSMENT: (50, 50_000_000),
-}
 
 # Share of each final state, in percent of all cases.
 STATE_WEIGHTS: dict[CaseState, int] = {

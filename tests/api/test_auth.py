@@ -20,23 +20,12 @@ from knox.models import AuthToken
 from accounts.roles import Role
 from applicants.models import MembershipRole
 from tests.factories import PASSWORD, EnterpriseFactory, UserFactory, add_member
+from tests.problems import assert_problem
 
 TOKEN_URL = "/api/v1/auth/token/"
 LOGOUT_URL = "/api/v1/auth/logout/"
 ME_URL = "/api/v1/me/"
 PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with `status`; returns its body."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith(PROBLEM)
-    body = json.loads(response.content)
-    for key in ("type", "title", "status", "detail"):
-        assert key in body, f"{key} missing from {body}"
-    assert body["status"] == status
-    assert body["title"]
-    return body
 
 
 def error_fields(body: dict[str, Any]) -> set[str]:

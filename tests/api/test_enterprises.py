@@ -19,6 +19,7 @@ import applicants.services
 from accounts.roles import Role
 from applicants.models import Enterprise, LegalForm, Membership, MembershipRole, SectorGroup, SizeClass
 from tests.factories import EnterpriseFactory, UserFactory
+from tests.problems import assert_field_errors, assert_problem
 
 LIST_URL = "/api/v1/enterprises/"
 PROBLEM = "application/problem+json"
@@ -38,28 +39,6 @@ def detail_url(enterprise: Enterprise | uuid.UUID) -> str:
 
 def verify_url(enterprise: Enterprise) -> str:
     return f"/api/v1/enterprises/{enterprise.pk}/verify/"
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with `status`; returns its body."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith(PROBLEM)
-    body = json.loads(response.content)
-    for key in ("type", "title", "status", "detail"):
-        assert key in body, f"{key} missing from {body}"
-    assert body["status"] == status
-    return body
-
-
-def assert_field_errors(response: Any, *fields: str) -> dict[str, Any]:
-    """A 400 problem whose `errors` name exactly `fields`, each with a code and message."""
-    body = assert_problem(response, 400)
-    assert body["errors"], body
-    for error in body["errors"]:
-        assert error["code"]
-        assert error["message"]
-    assert {error["field"] for error in body["errors"]} == set(fields), body["errors"]
-    return body
 
 
 def payload(**overrides: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@ write leaves the programme and its rules as they were."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cases.models import CaseState, Programme, SupportRule, SupportType
 from tests.factories import ProgrammeFactory
+from tests.problems import assert_field_errors, assert_problem
 
 LIST_URL = "/api/v1/programmes/"
 PROBLEM = "application/problem+json"
@@ -20,28 +20,6 @@ MILLION = 1_000_000
 
 def detail_url(code: str) -> str:
     return f"/api/v1/programmes/{code}/"
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with `status`; returns its body."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith(PROBLEM)
-    body = json.loads(response.content)
-    for key in ("type", "title", "status", "detail"):
-        assert key in body, f"{key} missing from {body}"
-    assert body["status"] == status
-    return body
-
-
-def assert_field_errors(response: Any, *fields: str) -> dict[str, Any]:
-    """A 400 problem whose `errors` name exactly `fields`, each with a code and message."""
-    body = assert_problem(response, 400)
-    assert body["errors"], body
-    for error in body["errors"]:
-        assert error["code"]
-        assert error["message"]
-    assert {error["field"] for error in body["errors"]} == set(fields), body["errors"]
-    return body
 
 
 def rule(support_type: str = SupportType.TRADEMARK, percent: Any = 50, cap_amount: int = 15 * MILLION) -> dict:
