@@ -61,8 +61,8 @@ def problem(
         body["instance"] = instance
     if errors is not None:
         body["errors"] = errors
-    if extra:
-        body = {**extra, **body}  # the RFC 9457 members always win
+    for key, value in (extra or {}).items():
+        body.setdefault(key, value)  # extension members never replace the RFC 9457 ones
     return body
 
 
