@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -16,6 +17,8 @@ from applicants import divisions
 from applicants.models import Enterprise, LegalForm, Membership, MembershipRole
 from applicants.sizing import size_class_for
 from common.exceptions import FieldError, NotAllowed, ValidationFailed
+
+logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -208,3 +211,25 @@ def enterprise_verify(*, actor: User, enterprise: Enterprise, startup: bool = Fa
         enterprise.startup_verified_at, enterprise.startup_verified_by = now, actor
     enterprise.save()
     return enterprise
+
+
+@transaction.atomic
+def membership_add(
+    *, enterprise: Enterprise, user: User, role: str = MembershipRole.MEMBER, added_by: User | None
+) -> Membership:
+    """Make `user` a member of `enterprise`, which gives them its cases, drafts included.
+
+    `added_by` must be an owner of the enterprise or an admin; None is the operator at the
+    server's command line. Raises NotAllowed, ValidationFailed when already a member.
+    """
+    if added_by is not None:
+        principal = principal_for(added_by)
+        is_owner = Membership.objects.filter(enterprise=enterprise, user=added_by, role=MembershipRole.OWNER).exists()
+        if not (is_owner or principal.has(Role.ADMIN)):
+            raise NotAllowed(_("Only an owner of the enterprise can add members."))
+    if Membership.objects.filter(enterprise=enterprise, user=user).exists():
+        raise ValidationFailed.single("user", "already_member", _("The user is already a member of this enterprise."))
+    membership = Membership.objects.create(enterprise=enterprise, user=user, role=role)
+    forget_principal(user)
+    logger.info("membership: %s added to %s as %s by %s", user.pk, enterprise.pk, role, getattr(added_by, "pk", "cli"))
+    return membership
