@@ -66,3 +66,25 @@ def test_simultaneous_submits_get_unique_references(live_server, case_in, applic
     references = sorted(r.json()["reference"] for r in responses)
     assert len(set(references)) == N
     assert [int(ref.rsplit("-", 1)[1]) for ref in references] == list(range(1, N + 1))
+
+
+def test_approve_and_reject_at_once_exactly_one_decides(live_server, case_in, manager, manager2):
+    case = case_in("recommended")
+    tokens = [AuthToken.objects.create(user=user)[1] for user in (manager, manager2)]
+    barrier = threading.Barrier(2)
+
+    def decide(args: tuple[str, str, dict[str, object]]) -> requests.Response:
+        token, action, body = args
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            barrier.wait()
+            return session.post(f"{live_server.url}/api/v1/cases/{case.pk}/{action}/", json=body, timeout=60)
+
+    calls = [(tokens[0], "approve", {}), (tokens[1], "reject", {"comment": "Không đạt"})]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(pool.map(decide, calls))
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    case.refresh_from_db()
+    winner = next(r for r in responses if r.status_code == 200).json()["state"]
+    assert case.state == winner
+    assert CaseEvent.objects.filter(case=case, action__in=["approve", "reject"]).count() == 1
