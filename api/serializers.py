@@ -210,6 +210,21 @@ class ProgrammeOutput(serializers.ModelSerializer[Programme]):
         read_only_fields = fields
 
 
+class BudgetLineOutput(serializers.Serializer[Any]):
+    support_type = serializers.ChoiceField(choices=SupportType.choices)
+    committed = serializers.IntegerField()
+    disbursed = serializers.IntegerField()
+
+
+class ProgrammeBudgetOutput(serializers.Serializer[Any]):
+    programme = serializers.CharField(source="programme.code")
+    total = serializers.IntegerField(help_text=_("The programme's budget (VND)."))
+    committed = serializers.IntegerField(help_text=_("Held by approved cases, not yet paid (VND)."))
+    disbursed = serializers.IntegerField(help_text=_("Paid (VND)."))
+    available = serializers.IntegerField(help_text=_("What new approvals may still commit (VND)."))
+    by_support_type = BudgetLineOutput(many=True)
+
+
 class SupportRuleInput(StrictInput):
     support_type = serializers.ChoiceField(choices=SupportType.choices)
     percent = serializers.DecimalField(

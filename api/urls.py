@@ -26,6 +26,7 @@ urlpatterns = [
     path("enterprises/<uuid:pk>/verify/", views.EnterpriseVerifyView.as_view(), name="enterprise-verify"),
     path("programmes/", views.ProgrammeListView.as_view(), name="programme-list"),
     path("programmes/<slug:code>/", views.ProgrammeDetailView.as_view(), name="programme-detail"),
+    path("programmes/<slug:code>/budget/", views.ProgrammeBudgetView.as_view(), name="programme-budget"),
     path("cases/", views.CaseListView.as_view(), name="case-list"),
     path("cases/<uuid:pk>/", views.CaseDetailView.as_view(), name="case-detail"),
     path("cases/<uuid:pk>/events/", views.CaseEventListView.as_view(), name="case-events"),

@@ -262,6 +262,17 @@ class ProgrammeDetailView(APIView):
         return Response(s.ProgrammeOutput(case_selectors.programme_get(code=code)).data)
 
 
+class ProgrammeBudgetView(APIView):
+    @extend_schema(
+        tags=["programmes"],
+        responses={200: s.ProgrammeBudgetOutput, **P401, **P404},
+        summary="The programme's budget from its ledger: total, committed, disbursed, available",
+    )
+    def get(self, request: Request, code: str) -> Response:
+        programme = case_selectors.programme_get(code=code)
+        return Response(s.ProgrammeBudgetOutput(case_selectors.programme_budget(programme=programme)).data)
+
+
 # --- Cases ------------------------------------------------------------------------------
 
 

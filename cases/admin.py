@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from cases.models import Case, CaseEvent, Programme, SupportRule
+from cases.models import BudgetEntry, Case, CaseEvent, Programme, SupportRule
 from common.admin import ViewOnlyAdminMixin
 
 
@@ -30,3 +30,10 @@ class CaseAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("reference", "title", "enterprise__name", "enterprise__tax_code")
     list_select_related = ("enterprise",)
     inlines = [CaseEventInline]
+
+
+@admin.register(BudgetEntry)
+class BudgetEntryAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("programme", "case", "support_type", "kind", "amount", "at")
+    list_filter = ("programme", "kind", "support_type")
+    list_select_related = ("programme", "case")

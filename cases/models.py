@@ -201,3 +201,44 @@ class ReferenceCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}-{self.year}: {self.last_value}"
+
+
+class LedgerKind(models.TextChoices):
+    COMMIT = "commit", _("Committed by an approval")
+    RELEASE = "release", _("Released")
+    SPEND = "spend", _("Spent by a payment")
+
+
+class BudgetEntry(models.Model):
+    """One movement of a programme's budget. Append-only: the balance is their sum.
+
+    commit (approve) holds money for a case; spend (disburse) turns held money into paid
+    money; release (cancel, or the unpaid rest of a smaller payment) gives it back.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="ledger")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="ledger")
+    support_type = models.CharField(max_length=32, choices=SupportType.choices)
+    kind = models.CharField(max_length=10, choices=LedgerKind.choices)
+    amount = models.BigIntegerField()
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+
+    class Meta:
+        ordering = ["programme", "at"]
+        indexes = [models.Index(fields=["programme", "support_type"], name="ledger_programme_type")]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="ledger_amount_positive")]
+        verbose_name = _("budget entry")
+        verbose_name_plural = _("budget entries")
+
+    def __str__(self) -> str:
+        return f"{self.programme_id} {self.kind} {self.amount}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise RuntimeError("budget entries are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("budget entries are append-only")

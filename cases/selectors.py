@@ -6,15 +6,17 @@ List authorization is a filtered queryset, never a per-object check after the fa
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import BigIntegerField, F, Prefetch, Q, QuerySet, Sum, Value, When
+from django.db.models import Case as SqlCase
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import principal_for
 from cases.exceptions import CaseNotFound
-from cases.models import Case, CaseEvent, CaseState, Programme, SupportRule
+from cases.models import BudgetEntry, Case, CaseEvent, CaseState, LedgerKind, Programme, SupportRule
 from common.exceptions import NotFound
 
 
@@ -61,3 +63,52 @@ def case_get_visible(*, user: User, case_id: uuid.UUID | str) -> Case:
 
 def case_events(*, case: Case) -> QuerySet[CaseEvent]:
     return CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq")
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    support_type: str
+    committed: int
+    disbursed: int
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A programme's money from its ledger: held by approvals, paid, and what is left."""
+
+    programme: Programme
+    committed: int
+    disbursed: int
+    by_support_type: list[BudgetLine]
+
+    @property
+    def total(self) -> int:
+        return self.programme.budget_total
+
+    @property
+    def available(self) -> int:
+        return self.programme.budget_total - self.committed - self.disbursed
+
+
+def programme_budget(*, programme: Programme) -> Budget:
+    """Sum the programme's ledger in one query, per support type."""
+    signed = SqlCase(
+        When(kind=LedgerKind.COMMIT, then=F("amount")),
+        When(kind=LedgerKind.RELEASE, then=-F("amount")),
+        When(kind=LedgerKind.SPEND, then=-F("amount")),
+        default=Value(0),
+        output_field=BigIntegerField(),
+    )
+    rows = (
+        BudgetEntry.objects.filter(programme=programme)
+        .values("support_type")
+        .annotate(held=Sum(signed), paid=Sum("amount", filter=Q(kind=LedgerKind.SPEND)))
+        .order_by("support_type")
+    )
+    lines = [BudgetLine(r["support_type"], int(r["held"] or 0), int(r["paid"] or 0)) for r in rows]
+    return Budget(
+        programme=programme,
+        committed=sum(line.committed for line in lines),
+        disbursed=sum(line.disbursed for line in lines),
+        by_support_type=lines,
+    )

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -27,14 +27,14 @@ from cases.exceptions import (
     ProgrammeClosed,
     ValidationFailed,
 )
-from cases.models import Case, CaseState, Programme, ReferenceCounter, SupportRule
+from cases.models import BudgetEntry, Case, CaseState, LedgerKind, Programme, ReferenceCounter, SupportRule
+from cases.selectors import programme_budget
 from cases.workflow import Effect, apply_transition, authorize, guarded_update, record_event
 
 logger = logging.getLogger(__name__)
 
 MAX_AMOUNT = 100_000_000_000  # 100 bn VND: far above any support item, below any overflow
 DRAFT_FIELDS = frozenset({"support_type", "title", "details", "requested_amount", "programme"})
-COMMITTED_STATES = (CaseState.APPROVED, CaseState.DISBURSED)
 
 
 # --- Programmes ---------------------------------------------------------------------------
@@ -105,7 +105,8 @@ def programme_update(
     for name, value in data.items():
         setattr(programme, name, value)
     _validate_programme(programme, rules)
-    committed = programme_committed_amount(programme=programme)
+    budget = programme_budget(programme=programme)
+    committed = budget.committed + budget.disbursed
     if programme.budget_total < committed:
         raise ValidationFailed.single(
             "budget_total",
@@ -129,13 +130,18 @@ def programme_update(
     return programme
 
 
-def programme_committed_amount(*, programme: Programme) -> int:
-    """VND held by approved cases plus what disbursed cases paid (one query)."""
-    totals = Case.objects.filter(programme=programme, state__in=COMMITTED_STATES).aggregate(
-        held=Sum("approved_amount", filter=Q(state=CaseState.APPROVED)),
-        paid=Sum("disbursed_amount", filter=Q(state=CaseState.DISBURSED)),
-    )
-    return int(totals["held"] or 0) + int(totals["paid"] or 0)
+def _record_budget(*, case: Case, kind: str, amount: int, actor: User) -> None:
+    """Append one ledger movement for `case` (inside the caller's transaction)."""
+    if amount > 0:
+        BudgetEntry.objects.create(
+            programme_id=case.programme_id,
+            case=case,
+            support_type=case.support_type,
+            kind=kind,
+            amount=amount,
+            at=timezone.now(),
+            actor=actor,
+        )
 
 
 # --- Drafts ------------------------------------------------------------------------------
@@ -389,7 +395,7 @@ def case_approve(*, case: Case, actor: User, amount: int | None = None, comment:
         )
     _check_amount(case, amount)
     programme = Programme.objects.select_for_update().get(pk=case.programme_id)
-    available = programme.budget_total - programme_committed_amount(programme=programme)
+    available = programme_budget(programme=programme).available
     if amount > available:
         raise BudgetExceeded(
             _("The programme's available budget (%(available)s VND) is less than %(amount)s VND.")
@@ -401,7 +407,9 @@ def case_approve(*, case: Case, actor: User, amount: int | None = None, comment:
         comment=comment,
         data={"amount": amount, "available_before": available},
     )
-    return apply_transition(case=case, action="approve", actor=actor, effect=effect)
+    apply_transition(case=case, action="approve", actor=actor, effect=effect)
+    _record_budget(case=case, kind=LedgerKind.COMMIT, amount=amount, actor=actor)
+    return case
 
 
 @transaction.atomic
@@ -461,7 +469,10 @@ def case_disburse(
         comment=comment,
         data={"amount": amount, "paid_on": paid_on.isoformat(), "payment_reference": payment_reference.strip()},
     )
-    return apply_transition(case=case, action="disburse", actor=actor, effect=effect)
+    apply_transition(case=case, action="disburse", actor=actor, effect=effect)
+    _record_budget(case=case, kind=LedgerKind.SPEND, amount=amount, actor=actor)
+    _record_budget(case=case, kind=LedgerKind.RELEASE, amount=(case.approved_amount or 0) - amount, actor=actor)
+    return case
 
 
 @transaction.atomic
@@ -469,7 +480,9 @@ def case_cancel(*, case: Case, actor: User, comment: str) -> Case:
     """A manager cancels an approved case; its amount returns to the budget."""
     authorize(case, "cancel", actor)
     effect = Effect(comment=_require_comment(comment), data={"released": case.approved_amount})
-    return apply_transition(case=case, action="cancel", actor=actor, effect=effect)
+    apply_transition(case=case, action="cancel", actor=actor, effect=effect)
+    _record_budget(case=case, kind=LedgerKind.RELEASE, amount=case.approved_amount or 0, actor=actor)
+    return case
 
 
 @transaction.atomic

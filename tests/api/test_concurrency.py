@@ -88,3 +88,27 @@ def test_approve_and_reject_at_once_exactly_one_decides(live_server, case_in, ma
     winner = next(r for r in responses if r.status_code == 200).json()["state"]
     assert case.state == winner
     assert CaseEvent.objects.filter(case=case, action__in=["approve", "reject"]).count() == 1
+
+
+def test_fifty_concurrent_approvals_never_overspend(live_server, case_in, manager, programme):
+    from cases.selectors import programme_budget
+
+    cases = [case_in("recommended") for _ in range(50)]  # each recommended at 10M
+    programme.budget_total = 100_000_000  # fits exactly ten
+    programme.save()
+    _instance, token = AuthToken.objects.create(user=manager)
+    barrier = threading.Barrier(len(cases))
+
+    def approve(case: Case) -> requests.Response:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            barrier.wait()
+            return session.post(f"{live_server.url}/api/v1/cases/{case.pk}/approve/", json={}, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        responses = list(pool.map(approve, cases))
+    assert Counter(r.status_code for r in responses) == {200: 10, 409: 40}
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"budget_exceeded"}
+    budget = programme_budget(programme=programme)
+    assert (budget.committed, budget.available) == (100_000_000, 0)
+    assert Case.objects.filter(programme=programme, state="approved").count() == 10
