@@ -23,6 +23,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+    # The live server's listen backlog is 10 (socketserver's default is 5): fifty clients
+    # connecting at once would be reset before any request reached Django. Production
+    # servers (gunicorn: 2048) queue them; so does the test server now.
+    from django.core.servers.basehttp import ThreadedWSGIServer
+
+    ThreadedWSGIServer.request_queue_size = 128
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
