@@ -8,6 +8,7 @@ demo trail looks like a real one.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -91,6 +92,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("seed_demo resets the demo users' passwords: not on a production site.")
+        # The transitions' log lines would bury the command's own output.
+        logging.getLogger("cases.workflow").setLevel(logging.WARNING)
         users = {name: self._user(name, role, last, first, options["password"]) for name, role, last, first in USERS}
         enterprises = {name: self._enterprise(users[name], data) for name, data in ENTERPRISES.items()}
         programme = self._programme()
