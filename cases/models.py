@@ -154,7 +154,22 @@ class Case(models.Model):
         return self.reference or f"draft {self.pk}"
 
 
-class CaseEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """Rows are written once: an update or a delete of an existing row is a bug."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise RuntimeError(f"{self._meta.verbose_name_plural} are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError(f"{self._meta.verbose_name_plural} are append-only")
+
+
+class CaseEvent(AppendOnlyModel):
     """One line of a case's audit trail. Append-only: never edited or deleted."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -179,15 +194,6 @@ class CaseEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.case_id} {self.action} {self.from_state}->{self.to_state}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        # The audit trail is append-only; an update of an existing row is a bug.
-        if not self._state.adding:
-            raise RuntimeError("case events are append-only")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise RuntimeError("case events are append-only")
-
 
 class ReferenceCounter(models.Model):
     """The last receipt number issued per prefix and year; incremented under a row lock."""
@@ -209,7 +215,7 @@ class LedgerKind(models.TextChoices):
     SPEND = "spend", _("Spent by a payment")
 
 
-class BudgetEntry(models.Model):
+class BudgetEntry(AppendOnlyModel):
     """One movement of a programme's budget. Append-only: the balance is their sum.
 
     commit (approve) holds money for a case; spend (disburse) turns held money into paid
@@ -234,11 +240,3 @@ class BudgetEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.programme_id} {self.kind} {self.amount}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if not self._state.adding:
-            raise RuntimeError("budget entries are append-only")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise RuntimeError("budget entries are append-only")
