@@ -358,10 +358,7 @@ class CaseCreateInput(StrictInput):
     support_type = serializers.ChoiceField(choices=SupportType.choices)
     title = serializers.CharField(max_length=255)
     requested_amount = serializers.IntegerField(min_value=1, max_value=MAX_VND)
-    details = serializers.JSONField(required=False, default=dict)
-
-    def validate_details(self, value: Any) -> Any:
-        return validate_details(value)
+    details = serializers.JSONField(required=False, default=dict, validators=[validate_details])
 
 
 class CaseUpdateInput(StrictInput):
@@ -369,10 +366,7 @@ class CaseUpdateInput(StrictInput):
     support_type = serializers.ChoiceField(choices=SupportType.choices, required=False)
     title = serializers.CharField(max_length=255, required=False)
     requested_amount = serializers.IntegerField(min_value=1, max_value=MAX_VND, required=False)
-    details = serializers.JSONField(required=False)
-
-    def validate_details(self, value: Any) -> Any:
-        return validate_details(value)
+    details = serializers.JSONField(required=False, validators=[validate_details])
 
 
 class CaseEventOutput(serializers.ModelSerializer[CaseEvent]):
