@@ -14,7 +14,10 @@ from rest_framework.views import APIView
 
 
 class StrictOrderingFilter(OrderingFilter):
-    """Like DRF's, but an unknown `ordering` is a 400 instead of being silently ignored."""
+    """Like DRF's, but an unknown `ordering` is a 400 instead of being silently ignored.
+
+    A view may name public orderings that sort by another column (`ordering_aliases`).
+    """
 
     def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> Any:
         params = request.query_params.get(self.ordering_param)
@@ -32,7 +35,13 @@ class StrictOrderingFilter(OrderingFilter):
                     },
                     code="invalid_ordering",
                 )
-        return super().get_ordering(request, queryset, view)
+        ordering = super().get_ordering(request, queryset, view)
+        aliases: dict[str, str] = getattr(view, "ordering_aliases", {})
+        if not ordering or not aliases:
+            return ordering
+        return [
+            ("-" if name.startswith("-") else "") + aliases.get(name.lstrip("-"), name.lstrip("-")) for name in ordering
+        ]
 
 
 class FilterSetBackend(DjangoFilterBackend):

@@ -16,8 +16,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.roles import principal_for
-from applicants.models import Enterprise, LegalForm, SectorGroup
-from cases.models import Case, CaseEvent, CaseState, Programme, SupportRule, SupportType
+from applicants.models import Enterprise, LegalForm, SectorGroup, SizeClass
+from cases.limits import Eligibility, Supportable
+from cases.models import Case, CaseEvent, CaseState, CostLine, PaymentTrigger, Programme, SupportRule, SupportType
+from cases.selectors import CaseDetail
 from cases.workflow import ACTIONS, allowed_actions
 
 MAX_VND = 100_000_000_000
@@ -179,12 +181,35 @@ class EnterpriseVerifyInput(StrictInput):
 # --- Programmes -----------------------------------------------------------------------------
 
 
+RULE_OUTPUT_FIELDS = [
+    "support_type",
+    "percent",
+    "cap_amount",
+    "enterprise_year_cap",
+    "max_items_per_enterprise",
+    "legal_forms",
+    "size_classes",
+    "province_codes",
+    "startup_required",
+    "payment_trigger",
+    "legal_basis",
+    "updated_at",
+]
+
+
 class SupportRuleOutput(serializers.ModelSerializer[SupportRule]):
     percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
+    legal_forms = serializers.ListField(
+        child=serializers.ChoiceField(choices=LegalForm.choices), help_text=_("Empty: every legal form.")
+    )
+    size_classes = serializers.ListField(
+        child=serializers.ChoiceField(choices=SizeClass.choices), help_text=_("Empty: every size class.")
+    )
+    province_codes = serializers.ListField(child=serializers.CharField(), help_text=_("Empty: every province."))
 
     class Meta:
         model = SupportRule
-        fields = ["support_type", "percent", "cap_amount"]
+        fields = RULE_OUTPUT_FIELDS
         read_only_fields = fields
 
 
@@ -225,12 +250,41 @@ class ProgrammeBudgetOutput(serializers.Serializer[Any]):
     by_support_type = BudgetLineOutput(many=True)
 
 
-class SupportRuleInput(StrictInput):
-    support_type = serializers.ChoiceField(choices=SupportType.choices)
+class SupportRuleUpdateInput(StrictInput):
+    """A rule's values; on PATCH any subset of them."""
+
     percent = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("100")
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100"),
+        help_text=_("Percent of the eligible cost, above 0 and at most 100."),
     )
-    cap_amount = serializers.IntegerField(min_value=1, max_value=MAX_VND)
+    cap_amount = serializers.IntegerField(min_value=1, max_value=MAX_VND, help_text=_("Cap per item (VND)."))
+    enterprise_year_cap = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_VND,
+        allow_null=True,
+        default=None,
+        help_text=_("Cap per enterprise per year (VND); null: none."),
+    )
+    max_items_per_enterprise = serializers.IntegerField(
+        min_value=1, max_value=1000, allow_null=True, default=None, help_text=_("Null: no limit.")
+    )
+    legal_forms = serializers.ListField(
+        child=serializers.ChoiceField(choices=LegalForm.choices), max_length=10, default=list
+    )
+    size_classes = serializers.ListField(
+        child=serializers.ChoiceField(choices=SizeClass.choices), max_length=10, default=list
+    )
+    province_codes = serializers.ListField(child=serializers.CharField(max_length=3), max_length=40, default=list)
+    startup_required = serializers.BooleanField(default=False)
+    payment_trigger = serializers.ChoiceField(choices=PaymentTrigger.choices, default=PaymentTrigger.VALID_APPLICATION)
+    legal_basis = serializers.CharField(max_length=4000, allow_blank=True, default="")
+
+
+class SupportRuleInput(SupportRuleUpdateInput):
+    support_type = serializers.ChoiceField(choices=SupportType.choices)
 
 
 class ProgrammeCreateInput(StrictInput):
@@ -288,6 +342,9 @@ class CaseOutput(serializers.Serializer[Any]):
     decided_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+    priority = serializers.IntegerField(
+        read_only=True, help_text=_("Decree 80/2021 priority flags the enterprise held at submission (0-3).")
+    )
     version = serializers.IntegerField(read_only=True)
     allowed_actions = serializers.SerializerMethodField()
 
@@ -335,6 +392,7 @@ class CaseOutput(serializers.Serializer[Any]):
             "decided_at": _datetime(case.decided_at),
             "created_at": _datetime(case.created_at),
             "updated_at": _datetime(case.updated_at),
+            "priority": case.priority,
             "version": case.version,
             "allowed_actions": self.get_allowed_actions(case),
         }
@@ -352,6 +410,96 @@ def _datetime(value: dt.datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+class CostLineOutput(serializers.ModelSerializer[CostLine]):
+    class Meta:
+        model = CostLine
+        fields = ["position", "description", "amount", "invoice_number", "invoice_date", "payee"]
+        read_only_fields = fields
+
+
+class LimitOutput(serializers.Serializer[Any]):
+    code = serializers.ChoiceField(
+        choices=["percent_of_cost", "item_cap", "requested_amount", "enterprise_year_cap", "item_count"]
+    )
+    amount = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class SupportableOutput(serializers.Serializer[Any]):
+    """How the largest supportable amount is reached."""
+
+    amount = serializers.IntegerField(help_text=_("The smallest of the limits (VND)."))
+    eligible_cost = serializers.IntegerField(help_text=_("The sum of the cost lines (VND)."))
+    percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
+    binding_limit = serializers.CharField(source="binding.code", help_text=_("The limit that bites."))
+    limits = LimitOutput(many=True)
+
+
+class CaseDetailOutput(CaseOutput):
+    """A case with its costs, the supportable amount's breakdown and, once approved, the
+    rule's values the decision recorded."""
+
+    cost_lines = CostLineOutput(many=True, read_only=True)
+    eligible_cost = serializers.IntegerField(read_only=True)
+    max_supportable_amount = serializers.IntegerField(read_only=True, allow_null=True)
+    supportable = SupportableOutput(read_only=True, allow_null=True)
+    decided_rule = serializers.JSONField(
+        read_only=True, allow_null=True, help_text=_("The rule's values and the breakdown at approval.")
+    )
+
+    def to_representation(self, detail: CaseDetail) -> dict[str, Any]:  # type: ignore[override]
+        data = super().to_representation(detail.case)
+        support: Supportable | None = detail.supportable
+        data.update(
+            cost_lines=CostLineOutput(detail.cost_lines, many=True).data,
+            eligible_cost=detail.eligible_cost,
+            max_supportable_amount=support.amount if support else None,
+            supportable=SupportableOutput(support).data if support else None,
+            decided_rule=detail.case.decided_rule,
+        )
+        return data
+
+
+class EligibilityCheckOutput(serializers.Serializer[Any]):
+    code = serializers.ChoiceField(
+        choices=[
+            "programme_open",
+            "legal_form",
+            "size_class",
+            "province",
+            "startup_age",
+            "startup_verified",
+            "item_count",
+            "enterprise_year_cap",
+            "cost_lines",
+        ]
+    )
+    passed = serializers.BooleanField()
+    reason = serializers.CharField(help_text=_("In the request's language."))
+
+
+class EligibilityOutput(serializers.Serializer[Any]):
+    eligible = serializers.BooleanField()
+    checks = EligibilityCheckOutput(many=True)
+
+    def to_representation(self, instance: Eligibility) -> dict[str, Any]:
+        return {"eligible": instance.eligible, "checks": EligibilityCheckOutput(instance.checks, many=True).data}
+
+
+class CostLineInput(StrictInput):
+    description = serializers.CharField(max_length=255)
+    amount = serializers.IntegerField(min_value=1, max_value=MAX_VND, help_text=_("VND, tax included."))
+    invoice_number = serializers.CharField(max_length=50)
+    invoice_date = serializers.DateField()
+    payee = serializers.CharField(max_length=255, help_text=_("Who was paid: the IP office, an agent, a lab."))
+
+
+class CaseCostLinesInput(StrictInput):
+    cost_lines: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=CostLineInput(), max_length=50, help_text=_("Replaces every cost line of the case.")
+    )
+
+
 class CaseCreateInput(StrictInput):
     enterprise = serializers.UUIDField()
     programme = serializers.SlugField(max_length=40, help_text=_("Programme code."))
@@ -359,6 +507,9 @@ class CaseCreateInput(StrictInput):
     title = serializers.CharField(max_length=255)
     requested_amount = serializers.IntegerField(min_value=1, max_value=MAX_VND)
     details = serializers.JSONField(required=False, default=dict, validators=[validate_details])
+    cost_lines: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=CostLineInput(), max_length=50, required=False, default=list
+    )
 
 
 class CaseUpdateInput(StrictInput):

@@ -27,9 +27,16 @@ urlpatterns = [
     path("programmes/", views.ProgrammeListView.as_view(), name="programme-list"),
     path("programmes/<slug:code>/", views.ProgrammeDetailView.as_view(), name="programme-detail"),
     path("programmes/<slug:code>/budget/", views.ProgrammeBudgetView.as_view(), name="programme-budget"),
+    path(
+        "programmes/<slug:code>/rules/<slug:support_type>/",
+        views.SupportRuleView.as_view(),
+        name="programme-rule",
+    ),
     path("cases/", views.CaseListView.as_view(), name="case-list"),
     path("cases/<uuid:pk>/", views.CaseDetailView.as_view(), name="case-detail"),
     path("cases/<uuid:pk>/events/", views.CaseEventListView.as_view(), name="case-events"),
+    path("cases/<uuid:pk>/cost-lines/", views.CaseCostLinesView.as_view(), name="case-cost-lines"),
+    path("cases/<uuid:pk>/eligibility/", views.CaseEligibilityView.as_view(), name="case-eligibility"),
     *[
         path(
             f"cases/<uuid:pk>/{endpoint.action}/",

@@ -273,6 +273,29 @@ class ProgrammeBudgetView(APIView):
         return Response(s.ProgrammeBudgetOutput(case_selectors.programme_budget(programme=programme)).data)
 
 
+class SupportRuleView(APIView):
+    @extend_schema(tags=["programmes"], responses={200: s.SupportRuleOutput, **P401, **P404})
+    def get(self, request: Request, code: str, support_type: str) -> Response:
+        programme = case_selectors.programme_get(code=code)
+        return Response(
+            s.SupportRuleOutput(case_selectors.rule_get(programme=programme, support_type=support_type)).data
+        )
+
+    @extend_schema(
+        tags=["programmes"],
+        request=s.SupportRuleUpdateInput,
+        responses={200: s.SupportRuleOutput, **P400, **P401, **P403, **P404},
+        summary="Change one rule (managers); decided cases keep the values they recorded",
+    )
+    def patch(self, request: Request, code: str, support_type: str) -> Response:
+        programme = case_selectors.programme_get(code=code)
+        rule = case_selectors.rule_get(programme=programme, support_type=support_type)
+        data = s.SupportRuleUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        rule = case_services.rule_update(actor=_user(request), rule=rule, data=dict(data.validated_data))
+        return Response(s.SupportRuleOutput(rule).data)
+
+
 # --- Cases ------------------------------------------------------------------------------
 
 
@@ -288,7 +311,10 @@ class CaseListView(GenericAPIView[Any]):
     filterset_class = CaseFilter
     filter_backends = [FilterSetBackend, StrictOrderingFilter]
     # Keys that do not change under a reader's feet, so cursors stay exact.
-    ordering_fields = ["created_at", "requested_amount"]
+    ordering_fields = ["created_at", "requested_amount", "priority"]
+    # `priority`: the officers' queue, more Decree 80 priority flags first, then first come,
+    # first served; one column (see Case.queue_key) so the cursor stays exact.
+    ordering_aliases = {"priority": "queue_key"}
     ordering = ["-created_at"]
 
     def get_queryset(self) -> QuerySet[Case]:
@@ -305,7 +331,7 @@ class CaseListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["cases"],
         request=s.CaseCreateInput,
-        responses={201: s.CaseOutput, **P400, **P401, **P403},
+        responses={201: s.CaseDetailOutput, **P400, **P401, **P403},
         summary="Open a draft application",
     )
     def post(self, request: Request) -> Response:
@@ -321,20 +347,24 @@ class CaseListView(GenericAPIView[Any]):
             ) from None
         programme = _programme_or_field_error(fields.pop("programme"))
         case = case_services.case_create(actor=user, enterprise=enterprise, programme=programme, **fields)
-        case = case_selectors.case_get_visible(user=user, case_id=case.pk)
-        return Response(s.CaseOutput(case, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        return Response(_detail(request, case.pk), status=status.HTTP_201_CREATED)
+
+
+def _detail(request: Request, case_id: object) -> dict[str, Any]:
+    """The case as its detail endpoint shows it, read again after a change."""
+    detail = case_selectors.case_detail_visible(user=_user(request), case_id=str(case_id))
+    return s.CaseDetailOutput(detail, context={"request": request}).data
 
 
 class CaseDetailView(APIView):
-    @extend_schema(tags=["cases"], responses={200: s.CaseOutput, **P401, **P404})
+    @extend_schema(tags=["cases"], responses={200: s.CaseDetailOutput, **P401, **P404})
     def get(self, request: Request, pk: str) -> Response:
-        case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
-        return Response(s.CaseOutput(case, context={"request": request}).data)
+        return Response(_detail(request, pk))
 
     @extend_schema(
         tags=["cases"],
         request=s.CaseUpdateInput,
-        responses={200: s.CaseOutput, **P400, **P401, **P403, **P404, **P409},
+        responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409},
         summary="Edit a draft",
     )
     def patch(self, request: Request, pk: str) -> Response:
@@ -347,8 +377,7 @@ class CaseDetailView(APIView):
         if "programme" in fields:
             fields["programme"] = _programme_or_field_error(fields["programme"])
         case_services.case_update(actor=user, case=case, data=fields)
-        case = case_selectors.case_get_visible(user=user, case_id=case.pk)
-        return Response(s.CaseOutput(case, context={"request": request}).data)
+        return Response(_detail(request, case.pk))
 
     @extend_schema(tags=["cases"], responses={204: None, **P401, **P403, **P404, **P409}, summary="Delete a draft")
     def delete(self, request: Request, pk: str) -> Response:
@@ -368,6 +397,38 @@ class CaseEventListView(GenericAPIView[Any]):
         case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
         page = self.paginate_queryset(case_selectors.case_events(case=case))
         return self.get_paginated_response(s.CaseEventOutput(page, many=True).data)
+
+
+class CaseCostLinesView(APIView):
+    @extend_schema(tags=["cases"], responses={200: s.CostLineOutput(many=True), **P401, **P404})
+    def get(self, request: Request, pk: str) -> Response:
+        detail = case_selectors.case_detail_visible(user=_user(request), case_id=pk)
+        return Response(s.CostLineOutput(detail.cost_lines, many=True).data)
+
+    @extend_schema(
+        tags=["cases"],
+        request=s.CaseCostLinesInput,
+        responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409},
+        summary="Replace the cost lines (members; draft or awaiting a supplement)",
+    )
+    def put(self, request: Request, pk: str) -> Response:
+        user = _user(request)
+        case = case_selectors.case_get_visible(user=user, case_id=pk)
+        data = s.CaseCostLinesInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case_services.case_cost_lines_replace(case=case, actor=user, **data.validated_data)
+        return Response(_detail(request, case.pk))
+
+
+class CaseEligibilityView(APIView):
+    @extend_schema(
+        tags=["cases"],
+        responses={200: s.EligibilityOutput, **P401, **P404},
+        summary="Each condition of the rule, passed or failed, with the reason",
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
+        return Response(s.EligibilityOutput(case_services.case_eligibility(case)).data)
 
 
 @dataclass(frozen=True)
@@ -411,7 +472,7 @@ class CaseActionView(GenericAPIView[Any]):
         assert self.endpoint is not None
         return self.endpoint.input
 
-    @extend_schema(tags=["case actions"], responses={200: s.CaseOutput, **P400, **P401, **P403, **P404, **P409})
+    @extend_schema(tags=["case actions"], responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409})
     def post(self, request: Request, pk: str) -> Response:
         assert self.endpoint is not None
         user = _user(request)
@@ -422,5 +483,4 @@ class CaseActionView(GenericAPIView[Any]):
         data = self.endpoint.input(data=request.data)
         data.is_valid(raise_exception=True)
         case = self.endpoint.service(case=case, actor=user, **data.validated_data)
-        case = case_selectors.case_get_visible(user=user, case_id=case.pk)
-        return Response(s.CaseOutput(case, context={"request": request}).data)
+        return Response(_detail(request, case.pk))

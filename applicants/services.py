@@ -16,6 +16,7 @@ from accounts.roles import Role, forget_principal, principal_for
 from applicants import divisions
 from applicants.models import Enterprise, LegalForm, Membership, MembershipRole
 from applicants.sizing import size_class_for
+from applicants.startup import young_enough
 from common.exceptions import FieldError, NotAllowed, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -197,12 +198,7 @@ def enterprise_verify(*, actor: User, enterprise: Enterprise, startup: bool = Fa
             raise ValidationFailed.single(
                 "startup", "not_declared", _("The enterprise has not declared itself an innovative startup.")
             )
-        today = timezone.localdate()
-        try:
-            founded_limit = today.replace(year=today.year - 5)
-        except ValueError:  # 29 February
-            founded_limit = today.replace(year=today.year - 5, day=28)
-        if enterprise.founded_on is None or enterprise.founded_on < founded_limit:
+        if not young_enough(enterprise.founded_on, on=timezone.localdate()):
             raise ValidationFailed.single(
                 "startup",
                 "too_old",

@@ -11,6 +11,7 @@ __all__ = [
     "Conflict",
     "DomainError",
     "FieldError",
+    "Ineligible",
     "InvalidState",
     "NotAllowed",
     "ProgrammeClosed",
@@ -47,3 +48,9 @@ class BudgetExceeded(Conflict):
 
 class ProgrammeClosed(Conflict):
     code = "programme_closed"
+
+
+class Ineligible(Conflict):
+    """The case fails a condition of its rule; `checks` lists every condition."""
+
+    code = "ineligible"

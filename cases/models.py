@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -34,6 +35,13 @@ class CaseState(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
     WITHDRAWN = "withdrawn", _("Withdrawn")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+class PaymentTrigger(models.TextChoices):
+    """When a rule lets an approved case be paid (checked by `disburse` once documents exist)."""
+
+    VALID_APPLICATION = "valid_application", _("Application accepted as valid by the office")
+    CERTIFICATE_GRANTED = "certificate_granted", _("Protection certificate granted")
 
 
 class Programme(models.Model):
@@ -72,13 +80,35 @@ class Programme(models.Model):
 
 
 class SupportRule(models.Model):
-    """How much a programme pays for one support type. Data, set by managers."""
+    """How much a programme pays for one support type, and to whom. Data, set by managers.
+
+    amount = min(percent x eligible cost, cap per item, what is left of the enterprise's
+    yearly cap); an enterprise may hold at most `max_items_per_enterprise` live cases under
+    the rule. Empty eligibility lists mean "any". A decision copies these values onto the
+    case (`Case.decided_rule`), so a later edit never changes what was decided.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="rules")
     support_type = models.CharField(_("support type"), max_length=32, choices=SupportType.choices)
     percent = models.DecimalField(_("percent of eligible cost"), max_digits=5, decimal_places=2)
     cap_amount = models.BigIntegerField(_("cap per item (VND)"))
+    enterprise_year_cap = models.BigIntegerField(_("cap per enterprise per year (VND)"), null=True, blank=True)
+    max_items_per_enterprise = models.PositiveSmallIntegerField(
+        _("maximum items per enterprise"), null=True, blank=True
+    )
+    legal_forms = models.JSONField(_("eligible legal forms"), default=list, blank=True)
+    size_classes = models.JSONField(_("eligible size classes"), default=list, blank=True)
+    province_codes = models.JSONField(_("eligible provinces"), default=list, blank=True)
+    startup_required = models.BooleanField(_("verified innovative startups only"), default=False)
+    payment_trigger = models.CharField(
+        _("payment trigger"),
+        max_length=24,
+        choices=PaymentTrigger.choices,
+        default=PaymentTrigger.VALID_APPLICATION,
+    )
+    legal_basis = models.TextField(_("legal basis"), blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["support_type"]
@@ -86,12 +116,28 @@ class SupportRule(models.Model):
             models.UniqueConstraint(fields=["programme", "support_type"], name="rule_unique_per_type"),
             models.CheckConstraint(condition=models.Q(percent__gt=0, percent__lte=100), name="rule_percent_range"),
             models.CheckConstraint(condition=models.Q(cap_amount__gt=0), name="rule_cap_positive"),
+            models.CheckConstraint(
+                condition=models.Q(enterprise_year_cap__isnull=True) | models.Q(enterprise_year_cap__gt=0),
+                name="rule_year_cap_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_items_per_enterprise__isnull=True) | models.Q(max_items_per_enterprise__gt=0),
+                name="rule_max_items_positive",
+            ),
         ]
         verbose_name = _("support rule")
         verbose_name_plural = _("support rules")
 
     def __str__(self) -> str:
         return f"{self.programme_id}/{self.support_type}"
+
+
+def queue_key_for(*, priority: int, submitted_at: dt.datetime | None, created_at: dt.datetime) -> str:
+    """The officers' queue order as one string: more priority flags first, then first come,
+    first served (UTC microseconds); drafts, which are in no queue, after every dossier."""
+    if submitted_at is None:
+        return "9" + created_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+    return str(3 - priority) + submitted_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
 
 
 class Case(models.Model):
@@ -115,6 +161,13 @@ class Case(models.Model):
     disbursed_amount = models.BigIntegerField(_("disbursed amount (VND)"), null=True, blank=True)
     recommendation = models.CharField(_("recommended outcome"), max_length=10, blank=True)
     paid_on = models.DateField(_("paid on"), null=True, blank=True)
+    # The rule's values and the amount's breakdown when the case was approved.
+    decided_rule = models.JSONField(_("rule applied by the decision"), null=True, blank=True, editable=False)
+    # Decree 80/2021 priority flags the enterprise held at submission (0-3), and the
+    # officers' queue position built from it: rank digit then submission time, one
+    # sortable column so the keyset cursor stays exact. Drafts sort after every dossier.
+    priority = models.PositiveSmallIntegerField(_("priority"), default=0, editable=False)
+    queue_key = models.CharField(max_length=40, default="9", editable=False)
     payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
@@ -143,6 +196,7 @@ class Case(models.Model):
             # the list's other orderings
             models.Index(fields=["updated_at"], name="case_updated_at"),
             models.Index(fields=["requested_amount"], name="case_requested_amount"),
+            models.Index(fields=["queue_key"], name="case_queue_key"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(requested_amount__gt=0), name="case_requested_positive"),
@@ -152,6 +206,32 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return self.reference or f"draft {self.pk}"
+
+
+class CostLine(models.Model):
+    """One invoiced cost the support is asked for. The lines are replaced as a set while
+    the applicant may edit them; every set is kept in the case's trail."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="cost_lines")
+    position = models.PositiveSmallIntegerField()
+    description = models.CharField(_("description"), max_length=255)
+    amount = models.BigIntegerField(_("amount (VND)"))
+    invoice_number = models.CharField(_("invoice number"), max_length=50)
+    invoice_date = models.DateField(_("invoice date"))
+    payee = models.CharField(_("payee"), max_length=255)
+
+    class Meta:
+        ordering = ["case", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "position"], name="cost_line_unique_position"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="cost_line_amount_positive"),
+        ]
+        verbose_name = _("cost line")
+        verbose_name_plural = _("cost lines")
+
+    def __str__(self) -> str:
+        return f"{self.invoice_number}: {self.amount}"
 
 
 class AppendOnlyModel(models.Model):

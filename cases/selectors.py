@@ -15,8 +15,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import principal_for
+from cases import limits
 from cases.exceptions import CaseNotFound
-from cases.models import BudgetEntry, Case, CaseEvent, CaseState, LedgerKind, Programme, SupportRule
+from cases.models import BudgetEntry, Case, CaseEvent, CaseState, CostLine, LedgerKind, Programme, SupportRule
 from common.exceptions import NotFound
 
 
@@ -25,6 +26,13 @@ def programme_list() -> QuerySet[Programme]:
     return Programme.objects.prefetch_related(
         Prefetch("rules", queryset=SupportRule.objects.order_by("support_type"))
     ).order_by("-year", "code")
+
+
+def rule_get(*, programme: Programme, support_type: str) -> SupportRule:
+    try:
+        return SupportRule.objects.select_related("programme").get(programme=programme, support_type=support_type)
+    except SupportRule.DoesNotExist:
+        raise NotFound(_("The programme has no rule for this support type.")) from None
 
 
 def programme_get(*, code: str) -> Programme:
@@ -59,6 +67,32 @@ def case_get_visible(*, user: User, case_id: uuid.UUID | str) -> Case:
         return case_list_visible_to(user=user).select_related("programme").get(pk=case_id)
     except (Case.DoesNotExist, ValueError, DjangoValidationError):
         raise CaseNotFound(_("No such case.")) from None
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    """A case with what its detail page shows besides its own columns."""
+
+    case: Case
+    cost_lines: list[CostLine]
+    supportable: limits.Supportable | None  # None only if the rule were gone
+
+    @property
+    def eligible_cost(self) -> int:
+        return sum(line.amount for line in self.cost_lines)
+
+
+def case_detail_visible(*, user: User, case_id: uuid.UUID | str) -> CaseDetail:
+    """One visible case with its cost lines and supportable amount (three more queries:
+    cost lines, rule, the enterprise's other cases under the rule)."""
+    case = case_get_visible(user=user, case_id=case_id)
+    cost_lines = list(CostLine.objects.filter(case=case).order_by("position"))
+    detail = CaseDetail(case=case, cost_lines=cost_lines, supportable=None)
+    rule = limits.rule_for_case(case)
+    if rule is None:
+        return detail
+    support = limits.supportable(case=case, rule=rule, eligible_cost=detail.eligible_cost)
+    return CaseDetail(case=case, cost_lines=cost_lines, supportable=support)
 
 
 def case_events(*, case: Case) -> QuerySet[CaseEvent]:

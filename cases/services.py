@@ -9,31 +9,50 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import Role, principal_for
-from applicants.models import Enterprise
+from applicants import divisions
+from applicants.models import Enterprise, LegalForm, SizeClass
+from cases import limits
 from cases.exceptions import (
     BudgetExceeded,
     FieldError,
+    Ineligible,
     InvalidState,
     NotAllowed,
     ProgrammeClosed,
     ValidationFailed,
 )
-from cases.models import BudgetEntry, Case, CaseState, LedgerKind, Programme, ReferenceCounter, SupportRule
+from cases.models import (
+    BudgetEntry,
+    Case,
+    CaseState,
+    CostLine,
+    LedgerKind,
+    PaymentTrigger,
+    Programme,
+    ReferenceCounter,
+    SupportRule,
+    queue_key_for,
+)
 from cases.selectors import programme_budget
 from cases.workflow import Effect, apply_transition, authorize, guarded_update, record_event
 
 logger = logging.getLogger(__name__)
 
 MAX_AMOUNT = 100_000_000_000  # 100 bn VND: far above any support item, below any overflow
+MAX_COST_LINES = 50
+MAX_ELIGIBLE_COST = MAX_AMOUNT  # the sum of a case's cost lines
+COST_LINE_FIELDS = ("description", "amount", "invoice_number", "invoice_date", "payee")
 DRAFT_FIELDS = frozenset({"support_type", "title", "details", "requested_amount", "programme"})
 
 
@@ -43,6 +62,64 @@ DRAFT_FIELDS = frozenset({"support_type", "title", "details", "requested_amount"
 def _require_manager(actor: User) -> None:
     if not principal_for(actor).has(Role.MANAGER):
         raise NotAllowed(_("Only managers can change programmes."))
+
+
+RULE_FIELDS = (
+    "percent",
+    "cap_amount",
+    "enterprise_year_cap",
+    "max_items_per_enterprise",
+    "legal_forms",
+    "size_classes",
+    "province_codes",
+    "startup_required",
+    "payment_trigger",
+    "legal_basis",
+)
+
+
+def rule_errors(values: dict[str, Any], *, prefix: str = "") -> list[FieldError]:
+    """What is wrong with a rule's values (API and admin both come through here)."""
+    errors: list[FieldError] = []
+
+    def error(name: str, code: str, message: str | Promise) -> None:
+        errors.append(FieldError(f"{prefix}{name}", code, message))
+
+    percent = values.get("percent")
+    if percent is not None and not 0 < Decimal(percent) <= 100:
+        error("percent", "out_of_range", _("The percentage must be above 0 and at most 100."))
+    cap = values.get("cap_amount")
+    if cap is not None and not 0 < cap <= MAX_AMOUNT:
+        error("cap_amount", "out_of_range", _("The cap must be a positive number of VND."))
+    year_cap = values.get("enterprise_year_cap")
+    if year_cap is not None and not 0 < year_cap <= MAX_AMOUNT:
+        error("enterprise_year_cap", "out_of_range", _("The yearly cap must be a positive number of VND, or empty."))
+    items = values.get("max_items_per_enterprise")
+    if items is not None and not 0 < items <= 1000:
+        error("max_items_per_enterprise", "out_of_range", _("The number of items must be from 1 to 1000, or empty."))
+    choices: tuple[tuple[str, list[str]], ...] = (
+        ("legal_forms", LegalForm.values),
+        ("size_classes", SizeClass.values),
+    )
+    for name, allowed in choices:
+        chosen = values.get(name) or []
+        if any(value not in allowed for value in chosen) or len(set(chosen)) != len(chosen):
+            error(
+                name,
+                "invalid_choice",
+                _("Choose each of these at most once: %(allowed)s.") % {"allowed": ", ".join(allowed)},
+            )
+    provinces = values.get("province_codes") or []
+    if any(divisions.province_name(code) is None for code in provinces) or len(set(provinces)) != len(provinces):
+        error("province_codes", "invalid_province", _("Each province code must be a current province, listed once."))
+    trigger = values.get("payment_trigger")
+    if trigger is not None and trigger not in PaymentTrigger.values:
+        error(
+            "payment_trigger",
+            "invalid_choice",
+            _("The payment trigger must be valid_application or certificate_granted."),
+        )
+    return errors
 
 
 def _validate_programme(programme: Programme, rules: list[dict[str, Any]] | None) -> None:
@@ -65,13 +142,23 @@ def _validate_programme(programme: Programme, rules: list[dict[str, Any]] | None
                     )
                 )
             seen.add(rule["support_type"])
+            errors.extend(rule_errors(rule, prefix=f"rules[{index}]."))
     if errors:
         raise ValidationFailed(errors)
 
 
 def _replace_rules(programme: Programme, rules: list[dict[str, Any]]) -> None:
-    SupportRule.objects.filter(programme=programme).delete()
-    SupportRule.objects.bulk_create([SupportRule(programme=programme, **rule) for rule in rules])
+    """Make the programme's rules exactly `rules`: a support type's rule is updated in
+    place (its id stays), new types are added and types no longer listed are removed."""
+    wanted = {rule["support_type"]: rule for rule in rules}
+    SupportRule.objects.filter(programme=programme).exclude(support_type__in=wanted).delete()
+    existing = {rule.support_type: rule for rule in SupportRule.objects.filter(programme=programme)}
+    for support_type, values in wanted.items():
+        rule = existing.get(support_type) or SupportRule(programme=programme, support_type=support_type)
+        defaults = SupportRule(programme=programme, support_type=support_type)
+        for name in RULE_FIELDS:
+            setattr(rule, name, values.get(name, getattr(defaults, name)))
+        rule.save()
 
 
 @transaction.atomic
@@ -130,6 +217,28 @@ def programme_update(
     return programme
 
 
+@transaction.atomic
+def rule_update(*, actor: User, rule: SupportRule, data: dict[str, Any]) -> SupportRule:
+    """Change one rule (managers). Cases already decided keep the values their decision
+    recorded; cases not yet decided are measured against the new values."""
+    _require_manager(actor)
+    unknown = set(data) - set(RULE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    Programme.objects.select_for_update().filter(pk=rule.programme_id).first()
+    rule = SupportRule.objects.get(pk=rule.pk)
+    errors = rule_errors(data)
+    if errors:
+        raise ValidationFailed(errors)
+    changed = {name: value for name, value in data.items() if getattr(rule, name) != value}
+    for name, value in changed.items():
+        setattr(rule, name, value)
+    if changed:
+        rule.save()
+        logger.info("rule %s changed by %s: %s", rule.pk, actor.pk, sorted(changed))
+    return rule
+
+
 def _record_budget(*, case: Case, kind: str, amount: int, actor: User) -> None:
     """Append one ledger movement for `case` (inside the caller's transaction)."""
     if amount > 0:
@@ -177,6 +286,75 @@ def _validate_draft(case: Case) -> None:
     _rule_for(case.programme, case.support_type)
 
 
+def _clean_cost_lines(case: Case, lines: list[dict[str, Any]]) -> list[CostLine]:
+    """Cost lines as rows, or ValidationFailed naming each bad field.
+
+    An invoice is dated within the programme's year or its open period (costs incurred
+    before a programme opens in its year are eligible), never in the future.
+    """
+    programme = case.programme
+    earliest = min(dt.date(programme.year, 1, 1), programme.opens_on)
+    latest = min(max(dt.date(programme.year, 12, 31), programme.closes_on), timezone.localdate())
+    errors: list[FieldError] = []
+    if len(lines) > MAX_COST_LINES:
+        errors.append(
+            FieldError("cost_lines", "too_many", _("At most %(count)s cost lines.") % {"count": MAX_COST_LINES})
+        )
+    rows: list[CostLine] = []
+    for index, line in enumerate(lines[:MAX_COST_LINES]):
+        field = f"cost_lines[{index}]."
+        values = {name: line.get(name) for name in COST_LINE_FIELDS}
+        for name in ("description", "invoice_number", "payee"):
+            values[name] = str(values[name] or "").strip()
+            if not values[name]:
+                errors.append(FieldError(field + name, "blank", _("This field cannot be blank.")))
+        amount = values["amount"]
+        if not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
+            errors.append(
+                FieldError(field + "amount", "out_of_range", _("The amount must be a positive number of VND."))
+            )
+        invoice_date = values["invoice_date"]
+        if not isinstance(invoice_date, dt.date) or not earliest <= invoice_date <= latest:
+            errors.append(
+                FieldError(
+                    field + "invoice_date",
+                    "out_of_period",
+                    _("Date the invoice from %(earliest)s to %(latest)s: the programme's period, up to today.")
+                    % {"earliest": earliest.isoformat(), "latest": latest.isoformat()},
+                )
+            )
+        rows.append(CostLine(case=case, position=index + 1, **values))
+    total = sum(line.get("amount") or 0 for line in lines if isinstance(line.get("amount"), int))
+    if total > MAX_ELIGIBLE_COST:
+        errors.append(
+            FieldError(
+                "cost_lines",
+                "total_too_large",
+                _("The cost lines add up to more than %(limit)s VND.") % {"limit": MAX_ELIGIBLE_COST},
+            )
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    return rows
+
+
+def _cost_lines_data(rows: list[CostLine]) -> dict[str, Any]:
+    """The cost lines as the trail keeps them: a replaced set is never lost."""
+    return {
+        "cost_lines": [
+            {
+                "description": row.description,
+                "amount": row.amount,
+                "invoice_number": row.invoice_number,
+                "invoice_date": row.invoice_date.isoformat(),
+                "payee": row.payee,
+            }
+            for row in rows
+        ],
+        "eligible_cost": sum(row.amount for row in rows),
+    }
+
+
 @transaction.atomic
 def case_create(
     *,
@@ -187,10 +365,13 @@ def case_create(
     title: str,
     requested_amount: int,
     details: dict[str, Any] | None = None,
+    cost_lines: list[dict[str, Any]] | None = None,
 ) -> Case:
-    """Open a draft for one of the actor's enterprises. Raises NotAllowed, ValidationFailed."""
+    """Open a draft for one of the actor's enterprises, with its cost lines if given.
+    Raises NotAllowed, ValidationFailed."""
     if not principal_for(actor).is_member_of(enterprise.pk):
         raise NotAllowed(_("Only members of the enterprise can apply on its behalf."))
+    now = timezone.now()
     case = Case(
         enterprise=enterprise,
         programme=programme,
@@ -199,17 +380,49 @@ def case_create(
         requested_amount=requested_amount,
         details=details or {},
         created_by=actor,
+        queue_key=queue_key_for(priority=0, submitted_at=None, created_at=now),
     )
     _lock_programme(programme)
     _validate_draft(case)
+    rows = _clean_cost_lines(case, cost_lines or [])
     case.save()
+    CostLine.objects.bulk_create(rows)
     record_event(
         case=case,
         action="create",
         actor=actor,
         from_state="",
         to_state=CaseState.DRAFT,
-        data={"support_type": support_type, "requested_amount": requested_amount},
+        data={"support_type": support_type, "requested_amount": requested_amount, **_cost_lines_data(rows)},
+    )
+    return case
+
+
+COST_EDITABLE_STATES = frozenset({CaseState.DRAFT, CaseState.AWAITING_SUPPLEMENT})
+
+
+@transaction.atomic
+def case_cost_lines_replace(*, case: Case, actor: User, cost_lines: list[dict[str, Any]]) -> Case:
+    """Replace the case's cost lines (members, while a draft or awaiting a supplement).
+
+    Records a `cost_lines` event holding the new set, so every earlier set stays in the
+    trail. Raises NotAllowed, InvalidState, ValidationFailed, ConcurrentChange.
+    """
+    if not principal_for(actor).is_member_of(case.enterprise_id):
+        raise NotAllowed(_("Only members of the enterprise can change its applications."))
+    if case.state not in COST_EDITABLE_STATES:
+        raise InvalidState(_("Costs can be changed only in a draft or while a supplement is requested."))
+    rows = _clean_cost_lines(case, cost_lines)
+    guarded_update(case, changes={})
+    CostLine.objects.filter(case=case).delete()
+    CostLine.objects.bulk_create(rows)
+    record_event(
+        case=case,
+        action="cost_lines",
+        actor=actor,
+        from_state=case.state,
+        to_state=case.state,
+        data=_cost_lines_data(rows),
     )
     return case
 
@@ -285,27 +498,45 @@ def _require_comment(comment: str) -> str:
     return comment.strip()
 
 
-def _check_amount(case: Case, amount: int, field: str = "amount") -> None:
-    rule = _rule_for(case.programme, case.support_type)
+def case_supportable(case: Case, rule: SupportRule | None = None) -> limits.Supportable:
+    """The case's largest supportable amount under its current rule, limit by limit."""
+    rule = rule or _rule_for(case.programme, case.support_type)
+    eligible_cost = int(CostLine.objects.filter(case=case).aggregate(total=Sum("amount"))["total"] or 0)
+    return limits.supportable(case=case, rule=rule, eligible_cost=eligible_cost)
+
+
+def _check_amount(case: Case, amount: int, rule: SupportRule | None = None) -> limits.Supportable:
+    """Refuse an amount above what the rule allows, saying which limit bites."""
     if amount <= 0:
-        raise ValidationFailed.single(field, "not_positive", _("The amount must be positive."))
-    if amount > case.requested_amount:
+        raise ValidationFailed.single("amount", "not_positive", _("The amount must be positive."))
+    support = case_supportable(case, rule)
+    if amount > support.amount:
+        binding = support.binding
         raise ValidationFailed.single(
-            field,
-            "above_requested",
-            _("The amount cannot exceed the requested %(limit)s VND.") % {"limit": case.requested_amount},
+            "amount",
+            "above_supportable",
+            _("%(amount)s VND is above the %(max)s VND this case can receive: %(reason)s.")
+            % {"amount": amount, "max": support.amount, "reason": binding.reason},
+            max_supportable_amount=support.amount,
+            limit=binding.code,
         )
-    if amount > rule.cap_amount:
-        raise ValidationFailed.single(
-            field,
-            "above_cap",
-            _("The amount cannot exceed the rule's cap of %(limit)s VND per item.") % {"limit": rule.cap_amount},
-        )
+    return support
+
+
+def case_eligibility(case: Case) -> limits.Eligibility:
+    """Every condition of the case's rule, checked against its enterprise and other cases."""
+    rule = _rule_for(case.programme, case.support_type)
+    return limits.eligibility(case=case, rule=rule, cost_lines=CostLine.objects.filter(case=case).count())
 
 
 @transaction.atomic
 def case_submit(*, case: Case, actor: User, comment: str = "") -> Case:
-    """Submit a draft (members). Assigns the receipt code. Raises ProgrammeClosed (409)."""
+    """Submit a draft (members). Assigns the receipt code and the queue position.
+
+    The enterprise's row is locked while eligibility is checked, so two drafts submitted
+    at once cannot both take the enterprise's last item. Raises ProgrammeClosed or
+    Ineligible (409, with every check).
+    """
     authorize(case, "submit", actor)
     today = timezone.localdate()
     programme = case.programme
@@ -314,13 +545,27 @@ def case_submit(*, case: Case, actor: User, comment: str = "") -> Case:
             _("The programme accepts applications from %(opens)s to %(closes)s.")
             % {"opens": programme.opens_on.isoformat(), "closes": programme.closes_on.isoformat()}
         )
-    _rule_for(programme, case.support_type)
+    case.enterprise = Enterprise.objects.select_for_update().get(pk=case.enterprise_id)
+    result = case_eligibility(case)
+    if not result.eligible:
+        raise Ineligible(
+            _("The application does not meet the rule: %(reasons)s")
+            % {"reasons": " ".join(str(check.reason) for check in result.failed)},
+            checks=result.as_data(),
+        )
+    enterprise = case.enterprise
+    priority = int(enterprise.women_owned) + int(enterprise.many_female_employees) + int(enterprise.social_enterprise)
     now = timezone.now()
     reference = _next_reference(programme.reference_prefix, timezone.localtime(now).year)
     effect = Effect(
-        changes={"reference": reference, "submitted_at": now},
+        changes={
+            "reference": reference,
+            "submitted_at": now,
+            "priority": priority,
+            "queue_key": queue_key_for(priority=priority, submitted_at=now, created_at=case.created_at),
+        },
         comment=comment,
-        data={"reference": reference},
+        data={"reference": reference, "priority": priority},
     )
     return apply_transition(case=case, action="submit", actor=actor, effect=effect)
 
@@ -365,26 +610,29 @@ def case_recommend(*, case: Case, actor: User, outcome: str, comment: str, amoun
     comment = _require_comment(comment)
     if outcome not in ("approve", "reject"):
         raise ValidationFailed.single("outcome", "invalid_choice", _("The outcome must be approve or reject."))
+    data: dict[str, Any] = {"outcome": outcome, "amount": None}
     if outcome == "approve":
         if amount is None:
             raise ValidationFailed.single("amount", "required", _("An amount is required to recommend approval."))
-        _check_amount(case, amount)
+        data.update(amount=amount, supportable=_check_amount(case, amount).as_data())
     else:
         amount = None
     effect = Effect(
         changes={"recommendation": outcome, "recommended_amount": amount, "recommended_by": actor},
         comment=comment,
-        data={"outcome": outcome, "amount": amount},
+        data=data,
     )
     return apply_transition(case=case, action="recommend", actor=actor, effect=effect)
 
 
 @transaction.atomic
 def case_approve(*, case: Case, actor: User, amount: int | None = None, comment: str = "") -> Case:
-    """A manager other than the recommender approves, committing budget.
+    """A manager other than the recommender approves, committing budget and recording
+    the rule's values and the amount's breakdown on the case (`decided_rule`).
 
-    The programme row is locked while the available budget is checked, so concurrent
-    approvals cannot overspend. Raises BudgetExceeded (409) when the amount does not fit.
+    The programme row is locked before the enterprise's yearly cap and the available
+    budget are read, so concurrent approvals can exceed neither. Raises ValidationFailed
+    (400) above the supportable amount, BudgetExceeded (409) when the budget cannot cover it.
     """
     authorize(case, "approve", actor)
     if amount is None:
@@ -393,8 +641,11 @@ def case_approve(*, case: Case, actor: User, amount: int | None = None, comment:
         raise ValidationFailed.single(
             "amount", "required", _("The recommendation carries no amount: give the amount to approve.")
         )
-    _check_amount(case, amount)
+    if amount <= 0:
+        raise ValidationFailed.single("amount", "not_positive", _("The amount must be positive."))
     programme = Programme.objects.select_for_update().get(pk=case.programme_id)
+    rule = _rule_for(programme, case.support_type)
+    support = _check_amount(case, amount, rule)
     available = programme_budget(programme=programme).available
     if amount > available:
         raise BudgetExceeded(
@@ -402,10 +653,11 @@ def case_approve(*, case: Case, actor: User, amount: int | None = None, comment:
             % {"available": available, "amount": amount},
             available=available,
         )
+    decided_rule = {**limits.rule_values(rule), "supportable": support.as_data()}
     effect = Effect(
-        changes={"approved_amount": amount, "decided_at": timezone.now()},
+        changes={"approved_amount": amount, "decided_at": timezone.now(), "decided_rule": decided_rule},
         comment=comment,
-        data={"amount": amount, "available_before": available},
+        data={"amount": amount, "available_before": available, "rule": decided_rule},
     )
     apply_transition(case=case, action="approve", actor=actor, effect=effect)
     _record_budget(case=case, kind=LedgerKind.COMMIT, amount=amount, actor=actor)

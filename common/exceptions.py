@@ -38,15 +38,15 @@ class ValidationFailed(DomainError):
 
     code = "invalid"
 
-    def __init__(self, errors: list[FieldError], message: str | Promise | None = None) -> None:
+    def __init__(self, errors: list[FieldError], message: str | Promise | None = None, **data: Any) -> None:
         from django.utils.translation import gettext_lazy as _
 
-        super().__init__(message or _("The request contains invalid data."))
+        super().__init__(message or _("The request contains invalid data."), **data)
         self.errors = errors
 
     @classmethod
-    def single(cls, field: str, code: str, message: str | Promise) -> ValidationFailed:
-        return cls([FieldError(field=field, code=code, message=message)], message=message)
+    def single(cls, field: str, code: str, message: str | Promise, **data: Any) -> ValidationFailed:
+        return cls([FieldError(field=field, code=code, message=message)], message=message, **data)
 
 
 class NotAllowed(DomainError):

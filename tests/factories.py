@@ -93,6 +93,18 @@ class ProgrammeFactory(factory.django.DjangoModelFactory):
         SupportRule.objects.bulk_create([SupportRule(programme=self, **spec) for spec in specs])
 
 
+def cost_line(amount: int = 40_000_000, **overrides: Any) -> dict[str, Any]:
+    """One invoiced cost, dated today (inside the test programme's period)."""
+    return {
+        "description": "Phí dịch vụ đại diện sở hữu công nghiệp",
+        "amount": amount,
+        "invoice_number": "HD-0001",
+        "invoice_date": timezone.localdate(),
+        "payee": "Công ty Luật TNHH Đại diện SHTT",
+        **overrides,
+    }
+
+
 def make_case(
     *,
     state: str = CaseState.DRAFT,
@@ -104,8 +116,13 @@ def make_case(
     support_type: str = SupportType.TRADEMARK,
     requested_amount: int = 20_000_000,
     title: str = "Nhãn hiệu thử nghiệm",
+    cost_lines: list[dict[str, Any]] | None = None,
 ) -> Case:
-    """A case walked to `state` through the real services (one trait per state)."""
+    """A case walked to `state` through the real services (one trait per state).
+
+    By default it declares one 40M VND invoice, so the test programme's 50% rule supports
+    up to 20M VND (the requested amount) and the recommended 10M VND fits.
+    """
     case = services.case_create(
         actor=member,
         enterprise=enterprise,
@@ -114,6 +131,7 @@ def make_case(
         title=title,
         requested_amount=requested_amount,
         details={"note": "test"},
+        cost_lines=[cost_line()] if cost_lines is None else cost_lines,
     )
     if state == CaseState.DRAFT:
         return case

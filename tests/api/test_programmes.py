@@ -88,7 +88,21 @@ def test_programme_representation_has_the_contract_fields_and_its_rules(client_f
     assert set(body) >= {"code", "name", "year", "opens_on", "closes_on", "budget_total", "rules"}
     assert body["code"] == "shtt-rules"
     assert body["budget_total"] == 1_000 * MILLION
-    assert body["rules"] == [{"support_type": "copyright", "percent": 33.33, "cap_amount": 5 * MILLION}]
+    [only] = body["rules"]
+    assert only.pop("updated_at")
+    assert only == {
+        "support_type": "copyright",
+        "percent": 33.33,
+        "cap_amount": 5 * MILLION,
+        "enterprise_year_cap": None,
+        "max_items_per_enterprise": None,
+        "legal_forms": [],
+        "size_classes": [],
+        "province_codes": [],
+        "startup_required": False,
+        "payment_trigger": "valid_application",
+        "legal_basis": "",
+    }
 
 
 @pytest.mark.parametrize("persona", ["applicant", "officer", "manager"])
