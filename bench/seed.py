@@ -33,7 +33,16 @@ from accounts.roles import Role
 from applicants.models import Enterprise, LegalForm, Membership, MembershipRole, SectorGroup
 from applicants.sizing import size_class_for
 from cases.management.commands.seed_demo import RULES  # the demo programme's rules
-from cases.models import Case, CaseEvent, CaseState, Programme, ReferenceCounter, SupportRule, SupportType
+from cases.models import (
+    Case,
+    CaseEvent,
+    CaseState,
+    Programme,
+    ReferenceCounter,
+    SupportRule,
+    SupportType,
+    queue_key_for,
+)
 
 S = CaseState
 PASSWORD = "bench-Pass-2026"
@@ -441,6 +450,11 @@ def _plan(
         current = TARGET[action]
     case["version"] = len(steps)
     case["updated_at"] = at
+    if case["submitted_at"] is not None:
+        case["priority"] = int(enterprise.women_owned) + int(enterprise.many_female_employees)
+    case["queue_key"] = queue_key_for(
+        priority=case["priority"], submitted_at=case["submitted_at"], created_at=case["created_at"]
+    )
     return case, steps
 
 

@@ -334,7 +334,7 @@ def eligibility(*, case: Case, rule: SupportRule, cost_lines: int, usage: Enterp
         Check(
             "cost_lines",
             cost_lines > 0,
-            _("%(count)s invoiced cost lines are declared.") % {"count": cost_lines}
+            _("Invoiced cost lines declared: %(count)s.") % {"count": cost_lines}
             if cost_lines > 0
             else _("Declare at least one invoiced cost: support is a share of eligible costs."),
         )

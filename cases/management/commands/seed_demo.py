@@ -28,6 +28,19 @@ PROGRAMME_CODE = "shtt-{year}"
 
 # Ceilings follow Circular 75/2021/TT-BTC Art. 6 and Decree 80/2021 Art. 22; the percent is
 # a provincial choice. Demo values only.
+CIRCULAR_75 = "Thông tư 75/2021/TT-BTC, Điều 6"
+DECREE_80 = "Nghị định 80/2021/NĐ-CP, Điều 22 khoản 2"
+RULE_EXTRAS: dict[str, dict[str, Any]] = {
+    # Bắc Ninh 2018 style: at most 3 marks per firm, and a yearly ceiling per firm.
+    SupportType.TRADEMARK: {"max_items_per_enterprise": 3, "enterprise_year_cap": 30_000_000},
+    SupportType.PATENT: {"payment_trigger": "certificate_granted"},
+    SupportType.UTILITY_SOLUTION: {"payment_trigger": "certificate_granted"},
+    SupportType.IP_CONSULTING: {
+        "startup_required": True,
+        "size_classes": ["micro", "small", "medium"],
+        "legal_basis": DECREE_80,
+    },
+}
 RULES: dict[str, tuple[int, int]] = {
     SupportType.TRADEMARK: (50, 15_000_000),
     SupportType.TRADEMARK_MADRID: (50, 60_000_000),
@@ -135,14 +148,23 @@ class Command(BaseCommand):
                 "budget_total": 2_000_000_000,
                 "legal_basis": "Nghị quyết HĐND tỉnh Lâm Đồng (demo); Thông tư 75/2021/TT-BTC; Nghị định 80/2021/NĐ-CP",
             },
-            rules=[{"support_type": t, "percent": percent, "cap_amount": cap} for t, (percent, cap) in RULES.items()],
+            rules=[
+                {
+                    "support_type": t,
+                    "percent": percent,
+                    "cap_amount": cap,
+                    "legal_basis": CIRCULAR_75,
+                    **RULE_EXTRAS.get(t, {}),
+                }
+                for t, (percent, cap) in RULES.items()
+            ],
         )
 
     def _cases(self, users: dict[str, User], enterprises: dict[str, Enterprise], programme: Programme) -> None:
         applicant, applicant2 = users["applicant"], users["applicant2"]
         officer, manager = users["officer"], users["manager"]
 
-        def new(owner: str, support_type: str, title: str, amount: int) -> Case:
+        def new(owner: str, support_type: str, title: str, amount: int, cost: int) -> Case:
             return services.case_create(
                 actor=users[owner],
                 enterprise=enterprises[owner],
@@ -151,18 +173,27 @@ class Command(BaseCommand):
                 title=title,
                 requested_amount=amount,
                 details={"mark": title},
+                cost_lines=[
+                    {
+                        "description": "Phí dịch vụ đại diện và lệ phí nộp đơn",
+                        "amount": cost,
+                        "invoice_number": f"HD-{cost // 1000:06d}",
+                        "invoice_date": timezone.localdate(),
+                        "payee": "Công ty Luật TNHH Sở hữu trí tuệ Ánh Sáng (demo)",
+                    }
+                ],
             )
 
-        new("applicant", SupportType.COPYRIGHT, "Bản quyền bộ nhận diện thương hiệu", 4_000_000)
+        new("applicant", SupportType.COPYRIGHT, "Bản quyền bộ nhận diện thương hiệu", 4_000_000, 8_000_000)
 
-        submitted = new("applicant2", SupportType.TRADEMARK, "Nhãn hiệu Rau hoa Đà Lạt Xanh", 12_000_000)
+        submitted = new("applicant2", SupportType.TRADEMARK, "Nhãn hiệu Rau hoa Đà Lạt Xanh", 12_000_000, 24_000_000)
         services.case_submit(case=submitted, actor=applicant2)
 
-        in_review = new("applicant", SupportType.TRADEMARK, "Nhãn hiệu Cà phê Langbiang", 10_000_000)
+        in_review = new("applicant", SupportType.TRADEMARK, "Nhãn hiệu Cà phê Langbiang", 10_000_000, 20_000_000)
         services.case_submit(case=in_review, actor=applicant)
         services.case_receive(case=in_review, actor=officer, comment="Hồ sơ đầy đủ.")
 
-        supplement = new("applicant2", SupportType.INDUSTRIAL_DESIGN, "Kiểu dáng hộp quà hoa", 14_000_000)
+        supplement = new("applicant2", SupportType.INDUSTRIAL_DESIGN, "Kiểu dáng hộp quà hoa", 14_000_000, 28_000_000)
         services.case_submit(case=supplement, actor=applicant2)
         services.case_receive(case=supplement, actor=officer)
         services.case_request_supplement(
@@ -172,20 +203,24 @@ class Command(BaseCommand):
             comment="Bổ sung một lần các giấy tờ sau.",
         )
 
-        recommended = new("applicant", SupportType.TRADEMARK_MADRID, "Nhãn hiệu Langbiang tại Nhật Bản", 80_000_000)
+        recommended = new(
+            "applicant", SupportType.TRADEMARK_MADRID, "Nhãn hiệu Langbiang tại Nhật Bản", 80_000_000, 80_000_000
+        )
         services.case_submit(case=recommended, actor=applicant)
         services.case_receive(case=recommended, actor=officer)
         services.case_recommend(
             case=recommended, actor=officer, outcome="approve", amount=40_000_000, comment="Đủ điều kiện."
         )
 
-        approved = new("applicant2", SupportType.COLLECTIVE_MARK, "Nhãn hiệu tập thể Hoa Đà Lạt", 40_000_000)
+        approved = new(
+            "applicant2", SupportType.COLLECTIVE_MARK, "Nhãn hiệu tập thể Hoa Đà Lạt", 40_000_000, 40_000_000
+        )
         services.case_submit(case=approved, actor=applicant2)
         services.case_receive(case=approved, actor=officer)
         services.case_recommend(case=approved, actor=officer, outcome="approve", amount=28_000_000, comment="Đạt.")
         services.case_approve(case=approved, actor=manager, comment="Đồng ý.")
 
-        paid = new("applicant", SupportType.PATENT, "Sáng chế máy rang cà phê", 50_000_000)
+        paid = new("applicant", SupportType.PATENT, "Sáng chế máy rang cà phê", 50_000_000, 50_000_000)
         services.case_submit(case=paid, actor=applicant)
         services.case_receive(case=paid, actor=officer)
         services.case_recommend(case=paid, actor=officer, outcome="approve", amount=25_000_000, comment="Đạt.")
