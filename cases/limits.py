@@ -58,6 +58,7 @@ class EnterpriseUsage:
     """The enterprise's other cases under the same rule (programme and support type)."""
 
     items: int  # live cases: submitted and not refused, withdrawn or cancelled
+    approved_items: int  # of which approved or paid
     held: int  # VND approved or paid to them
 
 
@@ -73,10 +74,13 @@ def enterprise_usage(case: Case) -> EnterpriseUsage:
         .exclude(pk=case.pk)
         .aggregate(
             items=Count("id", filter=Q(state__in=ITEM_STATES)),
+            approved_items=Count("id", filter=Q(state__in=HELD_STATES)),
             held=Sum(Coalesce("disbursed_amount", "approved_amount"), filter=Q(state__in=HELD_STATES)),
         )
     )
-    return EnterpriseUsage(items=int(row["items"] or 0), held=int(row["held"] or 0))
+    return EnterpriseUsage(
+        items=int(row["items"] or 0), approved_items=int(row["approved_items"] or 0), held=int(row["held"] or 0)
+    )
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,10 @@ def supportable(
     *, case: Case, rule: SupportRule, eligible_cost: int, usage: EnterpriseUsage | None = None
 ) -> Supportable:
     """min(percent x eligible cost, cap per item, requested amount, what is left of the
-    enterprise's yearly cap), and 0 when the enterprise has used all its items."""
+    enterprise's yearly cap), and 0 when the enterprise's other approved items already
+    reach the rule's maximum. (Submission counts every live application against the
+    maximum; an amount is measured against the items actually granted, which matters
+    only when a manager lowers the maximum while applications are in review.)"""
     usage = usage if usage is not None else enterprise_usage(case)
     by_percent = percent_of(eligible_cost, rule.percent)
     limits = [
@@ -153,13 +160,13 @@ def supportable(
                 % {"left": left, "cap": rule.enterprise_year_cap},
             )
         )
-    if rule.max_items_per_enterprise is not None and usage.items >= rule.max_items_per_enterprise:
+    if rule.max_items_per_enterprise is not None and usage.approved_items >= rule.max_items_per_enterprise:
         limits.append(
             Limit(
                 "item_count",
                 0,
-                _("the enterprise already has %(used)s of the %(max)s items the rule allows")
-                % {"used": usage.items, "max": rule.max_items_per_enterprise},
+                _("the enterprise already has %(used)s approved items, the most the rule allows (%(max)s)")
+                % {"used": usage.approved_items, "max": rule.max_items_per_enterprise},
             )
         )
     return Supportable(eligible_cost=eligible_cost, percent=rule.percent, limits=limits)

@@ -112,3 +112,68 @@ def test_fifty_concurrent_approvals_never_overspend(live_server, case_in, manage
     budget = programme_budget(programme=programme)
     assert (budget.committed, budget.available) == (100_000_000, 0)
     assert Case.objects.filter(programme=programme, state="approved").count() == 10
+
+
+def _post_each_at_once(live_server, token: str, cases: list[Case], action: str) -> list[requests.Response]:  # type: ignore[no-untyped-def]
+    """POST `action` on every case at the same moment, one thread and connection each."""
+    barrier = threading.Barrier(len(cases))
+
+    def call(case: Case) -> requests.Response:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            barrier.wait()
+            return session.post(f"{live_server.url}/api/v1/cases/{case.pk}/{action}/", json={}, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        return list(pool.map(call, cases))
+
+
+def _trademark_rule(programme, **values: object) -> None:  # type: ignore[no-untyped-def]
+    from cases.models import SupportRule
+
+    SupportRule.objects.filter(programme=programme, support_type="trademark").update(**values)
+
+
+def test_concurrent_approvals_never_exceed_the_enterprise_yearly_cap(live_server, case_in, manager, programme):
+    cases = [case_in("recommended") for _ in range(20)]  # one enterprise, each recommended at 10M
+    _trademark_rule(programme, enterprise_year_cap=50_000_000)  # fits exactly five
+    _instance, token = AuthToken.objects.create(user=manager)
+
+    responses = _post_each_at_once(live_server, token, cases, "approve")
+
+    assert Counter(r.status_code for r in responses) == {200: 5, 400: 15}
+    refusals = [r.json() for r in responses if r.status_code == 400]
+    assert {(body["errors"][0]["code"], body["limit"]) for body in refusals} == {
+        ("above_supportable", "enterprise_year_cap")
+    }
+    approved = Case.objects.filter(programme=programme, state="approved")
+    assert sum(case.approved_amount or 0 for case in approved) == 50_000_000
+    assert Case.objects.filter(programme=programme, state="recommended").count() == 15
+
+
+def test_concurrent_submissions_never_exceed_the_enterprise_item_count(live_server, case_in, applicant, programme):
+    drafts = [case_in("draft") for _ in range(N)]
+    _trademark_rule(programme, max_items_per_enterprise=3)
+    _instance, token = AuthToken.objects.create(user=applicant)
+
+    responses = _post_each_at_once(live_server, token, drafts, "submit")
+
+    assert Counter(r.status_code for r in responses) == {200: 3, 409: N - 3}
+    for response in responses:
+        if response.status_code == 409:
+            failed = [check["code"] for check in response.json()["checks"] if not check["passed"]]
+            assert (response.json()["code"], failed) == ("ineligible", ["item_count"])
+    assert Case.objects.filter(programme=programme, state="submitted").count() == 3
+    assert Case.objects.filter(programme=programme, state="draft", reference__isnull=True).count() == N - 3
+
+
+def test_concurrent_approvals_never_exceed_a_lowered_item_count(live_server, case_in, manager, programme):
+    cases = [case_in("recommended") for _ in range(12)]
+    _trademark_rule(programme, max_items_per_enterprise=4)  # lowered while twelve are in review
+    _instance, token = AuthToken.objects.create(user=manager)
+
+    responses = _post_each_at_once(live_server, token, cases, "approve")
+
+    assert Counter(r.status_code for r in responses) == {200: 4, 400: 8}
+    assert {r.json()["limit"] for r in responses if r.status_code == 400} == {"item_count"}
+    assert Case.objects.filter(programme=programme, state="approved").count() == 4
