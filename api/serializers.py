@@ -343,7 +343,7 @@ class CaseOutput(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     priority = serializers.IntegerField(
-        read_only=True, help_text=_("Decree 80/2021 priority flags the enterprise held at submission (0-3).")
+        read_only=True, help_text=_("How many Decree 80/2021 priority criteria the enterprise met at submission (0-3).")
     )
     version = serializers.IntegerField(read_only=True)
     allowed_actions = serializers.SerializerMethodField()
@@ -431,7 +431,9 @@ class SupportableOutput(serializers.Serializer[Any]):
     amount = serializers.IntegerField(help_text=_("The smallest of the limits (VND)."))
     eligible_cost = serializers.IntegerField(help_text=_("The sum of the cost lines (VND)."))
     percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
-    binding_limit = serializers.CharField(source="binding.code", help_text=_("The limit that bites."))
+    binding_limit = serializers.CharField(
+        source="binding.code", help_text=_("The limit that sets the amount (the smallest).")
+    )
     limits = LimitOutput(many=True)
 
 

@@ -239,7 +239,9 @@ def eligibility(*, case: Case, rule: SupportRule, cost_lines: int, usage: Enterp
                 (
                     _("%(form)s is among the legal forms the rule supports: %(allowed)s.")
                     if ok
-                    else _("The rule supports only these legal forms: %(allowed)s; the enterprise is a %(form)s.")
+                    else _(
+                        "The rule supports only these legal forms: %(allowed)s; the applicant's legal form is %(form)s."
+                    )
                 )
                 % {"form": form, "allowed": allowed},
             )
@@ -270,7 +272,10 @@ def eligibility(*, case: Case, rule: SupportRule, cost_lines: int, usage: Enterp
                 (
                     _("The enterprise is registered in %(province)s, which the rule covers.")
                     if ok
-                    else _("The rule covers only enterprises registered in provinces %(codes)s, not %(province)s.")
+                    else _(
+                        "The rule covers only enterprises registered in the provinces with codes %(codes)s;"
+                        " the enterprise is registered in %(province)s."
+                    )
                 )
                 % {"province": enterprise.province_name, "codes": ", ".join(rule.province_codes)},
             )
@@ -282,9 +287,13 @@ def eligibility(*, case: Case, rule: SupportRule, cost_lines: int, usage: Enterp
         checks.append(Check("startup_verified", True, not_needed))
     else:
         young = enterprise.is_startup and young_enough(enterprise.founded_on, on=on)
-        age_params = {"years": STARTUP_MAX_YEARS, "founded": enterprise.founded_on or "?"}
+        age_params = {"years": STARTUP_MAX_YEARS, "founded": enterprise.founded_on}
         if not enterprise.is_startup:
             age_reason = _("The rule is for innovative startups; the enterprise has not declared itself one.")
+        elif enterprise.founded_on is None:
+            age_reason = _(
+                "The founding date is not on file; an innovative startup must be at most %(years)s years old."
+            )
         elif young:
             age_reason = _("Founded on %(founded)s: within %(years)s years, as an innovative startup must be.")
         else:
@@ -311,9 +320,12 @@ def eligibility(*, case: Case, rule: SupportRule, cost_lines: int, usage: Enterp
                 "item_count",
                 ok,
                 (
-                    _("The enterprise has %(used)s other items under this rule; it allows %(max)s.")
+                    _("The enterprise has %(used)s other live applications under this rule; it may have %(max)s.")
                     if ok
-                    else _("The enterprise already has %(used)s items under this rule, the most it allows (%(max)s).")
+                    else _(
+                        "The enterprise already has %(used)s live applications under this rule,"
+                        " the most it may have (%(max)s)."
+                    )
                 )
                 % params,
             )

@@ -107,7 +107,7 @@ def rule_errors(values: dict[str, Any], *, prefix: str = "") -> list[FieldError]
             error(
                 name,
                 "invalid_choice",
-                _("Choose each of these at most once: %(allowed)s.") % {"allowed": ", ".join(allowed)},
+                _("Choose only from these values, each at most once: %(allowed)s.") % {"allowed": ", ".join(allowed)},
             )
     provinces = values.get("province_codes") or []
     if any(divisions.province_name(code) is None for code in provinces) or len(set(provinces)) != len(provinces):
@@ -319,7 +319,10 @@ def _clean_cost_lines(case: Case, lines: list[dict[str, Any]]) -> list[CostLine]
                 FieldError(
                     field + "invoice_date",
                     "out_of_period",
-                    _("Date the invoice from %(earliest)s to %(latest)s: the programme's period, up to today.")
+                    _(
+                        "The invoice date must be from %(earliest)s to %(latest)s:"
+                        " the programme's period, not in the future."
+                    )
                     % {"earliest": earliest.isoformat(), "latest": latest.isoformat()},
                 )
             )
@@ -449,6 +452,10 @@ def case_update(*, actor: User, case: Case, data: dict[str, Any]) -> Case:
         setattr(case, name, value)
     _lock_programme(case.programme)
     _validate_draft(case)
+    if "programme" in changed:  # the invoices must fall in the new programme's period too
+        _clean_cost_lines(
+            case, [{name: getattr(line, name) for name in COST_LINE_FIELDS} for line in case.cost_lines.all()]
+        )
     guarded_update(case, changes=changed)
     record_event(
         case=case,

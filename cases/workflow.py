@@ -90,7 +90,14 @@ _OPEN = {S.SUBMITTED, S.IN_REVIEW, S.AWAITING_SUPPLEMENT}
 TRANSITIONS: Mapping[str, Transition] = {
     t.action: t
     for t in (
-        _t("submit", {S.DRAFT}, S.SUBMITTED, Who.MEMBER, _("Submit"), _("the programme is open")),
+        _t(
+            "submit",
+            {S.DRAFT},
+            S.SUBMITTED,
+            Who.MEMBER,
+            _("Submit"),
+            _("the programme is open and the case meets its rule (eligibility)"),
+        ),
         _t("receive", {S.SUBMITTED}, S.IN_REVIEW, Who.OFFICER, _("Receive")),
         _t(
             "request-supplement",
