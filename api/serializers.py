@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from accounts.roles import principal_for
 from applicants.models import Enterprise, LegalForm, SectorGroup, SizeClass
-from cases.limits import Eligibility, Supportable
+from cases.limits import LIMIT_CODES, Eligibility, Supportable
 from cases.models import Case, CaseEvent, CaseState, CostLine, PaymentTrigger, Programme, SupportRule, SupportType
 from cases.selectors import CaseDetail
 from cases.workflow import ACTIONS, allowed_actions
@@ -309,6 +309,15 @@ class ProgrammeUpdateInput(StrictInput):
     reference_prefix = serializers.RegexField(r"^[A-Z]{2,10}$", required=False)
     rules = SupportRuleInput(many=True, required=False, help_text=_("Replaces the whole rule set."))
 
+    def validate_rules(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # A PATCH validates partially, and DRF passes that down to the nested rules; but
+        # each rule in a replacement set is whole, so its required fields stay required.
+        if not self.partial:
+            return value
+        rules = SupportRuleInput(data=self.initial_data.get("rules"), many=True)
+        rules.is_valid(raise_exception=True)
+        return list(rules.validated_data)
+
 
 # --- Cases ------------------------------------------------------------------------------
 
@@ -418,11 +427,9 @@ class CostLineOutput(serializers.ModelSerializer[CostLine]):
 
 
 class LimitOutput(serializers.Serializer[Any]):
-    code = serializers.ChoiceField(
-        choices=["percent_of_cost", "item_cap", "requested_amount", "enterprise_year_cap", "item_count"]
-    )
+    code = serializers.ChoiceField(choices=LIMIT_CODES)
     amount = serializers.IntegerField()
-    reason = serializers.CharField()
+    reason = serializers.CharField(help_text=_("In the request's language."))
 
 
 class SupportableOutput(serializers.Serializer[Any]):

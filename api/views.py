@@ -230,6 +230,7 @@ class ProgrammeListView(GenericAPIView[Any]):
         summary="Create a programme with its rules (managers)",
     )
     def post(self, request: Request) -> Response:
+        case_services.require_manager(actor=_user(request))
         data = s.ProgrammeCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
@@ -254,6 +255,7 @@ class ProgrammeDetailView(APIView):
     )
     def patch(self, request: Request, code: str) -> Response:
         programme = case_selectors.programme_get(code=code)
+        case_services.require_manager(actor=_user(request))
         data = s.ProgrammeUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
@@ -290,6 +292,7 @@ class SupportRuleView(APIView):
     def patch(self, request: Request, code: str, support_type: str) -> Response:
         programme = case_selectors.programme_get(code=code)
         rule = case_selectors.rule_get(programme=programme, support_type=support_type)
+        case_services.require_manager(actor=_user(request))
         data = s.SupportRuleUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         rule = case_services.rule_update(actor=_user(request), rule=rule, data=dict(data.validated_data))

@@ -83,11 +83,28 @@ def enterprise_usage(case: Case) -> EnterpriseUsage:
     )
 
 
+# Why each limit bites, as a fragment of "...this case can receive: <reason>."; the
+# templates are formatted when read, so a reason is in the language of whoever reads it,
+# and a recorded breakdown (`Case.decided_rule`) can be explained again later.
+REASONS: dict[str, Promise] = {
+    "percent_of_cost": _("%(percent)s%% of the eligible cost of %(cost)s VND is %(amount)s VND"),
+    "item_cap": _("the rule pays at most %(amount)s VND per item"),
+    "requested_amount": _("the enterprise asked for %(amount)s VND"),
+    "enterprise_year_cap": _("%(amount)s VND is left of the enterprise's yearly cap of %(cap)s VND"),
+    "item_count": _("the enterprise already has %(used)s approved items, the most the rule allows (%(max)s)"),
+}
+LIMIT_CODES: tuple[str, ...] = tuple(REASONS)
+
+
 @dataclass(frozen=True)
 class Limit:
     code: str
     amount: int
-    reason: str | Promise
+    params: dict[str, Any]
+
+    @property
+    def reason(self) -> str:
+        return str(REASONS[self.code] % {"amount": self.amount, **self.params})
 
 
 @dataclass(frozen=True)
@@ -113,8 +130,17 @@ class Supportable:
             "eligible_cost": self.eligible_cost,
             "percent": str(self.percent),
             "binding_limit": self.binding.code,
-            "limits": [{"code": limit.code, "amount": limit.amount} for limit in self.limits],
+            "limits": [{"code": lim.code, "amount": lim.amount, "params": lim.params} for lim in self.limits],
         }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Supportable:
+        """The breakdown a decision recorded (`as_data`), to show it as it was."""
+        return cls(
+            eligible_cost=int(data["eligible_cost"]),
+            percent=Decimal(data["percent"]),
+            limits=[Limit(item["code"], int(item["amount"]), dict(item.get("params", {}))) for item in data["limits"]],
+        )
 
 
 def percent_of(amount: int, percent: Decimal) -> int:
@@ -131,44 +157,20 @@ def supportable(
     maximum; an amount is measured against the items actually granted, which matters
     only when a manager lowers the maximum while applications are in review.)"""
     usage = usage if usage is not None else enterprise_usage(case)
-    by_percent = percent_of(eligible_cost, rule.percent)
     limits = [
         Limit(
             "percent_of_cost",
-            by_percent,
-            _("%(percent)s%% of the eligible cost of %(cost)s VND is %(amount)s VND")
-            % {"percent": _percent_text(rule.percent), "cost": eligible_cost, "amount": by_percent},
+            percent_of(eligible_cost, rule.percent),
+            {"percent": _percent_text(rule.percent), "cost": eligible_cost},
         ),
-        Limit(
-            "item_cap",
-            rule.cap_amount,
-            _("the rule pays at most %(amount)s VND per item") % {"amount": rule.cap_amount},
-        ),
-        Limit(
-            "requested_amount",
-            case.requested_amount,
-            _("the enterprise asked for %(amount)s VND") % {"amount": case.requested_amount},
-        ),
+        Limit("item_cap", rule.cap_amount, {}),
+        Limit("requested_amount", case.requested_amount, {}),
     ]
     if rule.enterprise_year_cap is not None:
         left = max(rule.enterprise_year_cap - usage.held, 0)
-        limits.append(
-            Limit(
-                "enterprise_year_cap",
-                left,
-                _("%(left)s VND is left of the enterprise's yearly cap of %(cap)s VND")
-                % {"left": left, "cap": rule.enterprise_year_cap},
-            )
-        )
+        limits.append(Limit("enterprise_year_cap", left, {"cap": rule.enterprise_year_cap}))
     if rule.max_items_per_enterprise is not None and usage.approved_items >= rule.max_items_per_enterprise:
-        limits.append(
-            Limit(
-                "item_count",
-                0,
-                _("the enterprise already has %(used)s approved items, the most the rule allows (%(max)s)")
-                % {"used": usage.approved_items, "max": rule.max_items_per_enterprise},
-            )
-        )
+        limits.append(Limit("item_count", 0, {"used": usage.approved_items, "max": rule.max_items_per_enterprise}))
     return Supportable(eligible_cost=eligible_cost, percent=rule.percent, limits=limits)
 
 

@@ -83,10 +83,17 @@ class CaseDetail:
 
 
 def case_detail_visible(*, user: User, case_id: uuid.UUID | str) -> CaseDetail:
-    """One visible case with its cost lines and supportable amount (three more queries:
-    cost lines, rule, the enterprise's other cases under the rule)."""
+    """One visible case with its cost lines and supportable amount.
+
+    A decided case shows the breakdown its decision recorded; any other is measured
+    against its rule as it is now (three more queries: cost lines, the rule, the
+    enterprise's other cases under the rule).
+    """
     case = case_get_visible(user=user, case_id=case_id)
     cost_lines = list(CostLine.objects.filter(case=case).order_by("position"))
+    if case.decided_rule and "supportable" in case.decided_rule:
+        recorded = limits.Supportable.from_data(case.decided_rule["supportable"])
+        return CaseDetail(case=case, cost_lines=cost_lines, supportable=recorded)
     detail = CaseDetail(case=case, cost_lines=cost_lines, supportable=None)
     rule = limits.rule_for_case(case)
     if rule is None:

@@ -59,7 +59,9 @@ DRAFT_FIELDS = frozenset({"support_type", "title", "details", "requested_amount"
 # --- Programmes ---------------------------------------------------------------------------
 
 
-def _require_manager(actor: User) -> None:
+def require_manager(*, actor: User) -> None:
+    """Raise NotAllowed unless the actor may change programmes and their rules (managers).
+    Views call it before reading the body, so a caller without the role learns that first."""
     if not principal_for(actor).has(Role.MANAGER):
         raise NotAllowed(_("Only managers can change programmes."))
 
@@ -101,6 +103,11 @@ def rule_errors(values: dict[str, Any], *, prefix: str = "") -> list[FieldError]
         ("legal_forms", LegalForm.values),
         ("size_classes", SizeClass.values),
     )
+    for name in ("legal_forms", "size_classes", "province_codes"):
+        listed = values.get(name)
+        if listed is not None and not (isinstance(listed, list) and all(isinstance(v, str) for v in listed)):
+            error(name, "invalid", _("Give a list of codes."))
+            values = {**values, name: []}
     for name, allowed in choices:
         chosen = values.get(name) or []
         if any(value not in allowed for value in chosen) or len(set(chosen)) != len(chosen):
@@ -133,6 +140,11 @@ def _validate_programme(programme: Programme, rules: list[dict[str, Any]] | None
     if rules is not None:
         seen: set[str] = set()
         for index, rule in enumerate(rules):
+            missing = [name for name in ("support_type", "percent", "cap_amount") if rule.get(name) is None]
+            for name in missing:
+                errors.append(FieldError(f"rules[{index}].{name}", "required", _("This field is required.")))
+            if missing:
+                continue
             if rule["support_type"] in seen:
                 errors.append(
                     FieldError(
@@ -164,7 +176,7 @@ def _replace_rules(programme: Programme, rules: list[dict[str, Any]]) -> None:
 @transaction.atomic
 def programme_create(*, actor: User, data: dict[str, Any], rules: list[dict[str, Any]]) -> Programme:
     """Create a programme with its rules (managers). Raises NotAllowed, ValidationFailed."""
-    _require_manager(actor)
+    require_manager(actor=actor)
     programme = Programme(**data)
     _validate_programme(programme, rules)
     duplicate = ValidationFailed.single("code", "duplicate", _("A programme with this code already exists."))
@@ -187,7 +199,7 @@ def programme_update(
 
     The budget cannot drop below what approved and disbursed cases already hold.
     """
-    _require_manager(actor)
+    require_manager(actor=actor)
     programme = Programme.objects.select_for_update().get(pk=programme.pk)
     for name, value in data.items():
         setattr(programme, name, value)
@@ -221,7 +233,7 @@ def programme_update(
 def rule_update(*, actor: User, rule: SupportRule, data: dict[str, Any]) -> SupportRule:
     """Change one rule (managers). Cases already decided keep the values their decision
     recorded; cases not yet decided are measured against the new values."""
-    _require_manager(actor)
+    require_manager(actor=actor)
     unknown = set(data) - set(RULE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")

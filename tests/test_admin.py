@@ -196,12 +196,6 @@ def test_bad_rule_in_the_admin_shows_the_form_again_with_the_error_and_changes_n
     assert rule_update_calls == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: the admin's JSON fields accept any JSON; services.rule_errors iterates and hashes "
-    "the values without checking they are lists of strings, so 5 or [[...]] is a TypeError (500)",
-)
 @pytest.mark.parametrize(
     ("change", "field"),
     [({"legal_forms": "5"}, "legal_forms"), ({"province_codes": '[["68"]]'}, "province_codes")],

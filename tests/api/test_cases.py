@@ -249,8 +249,10 @@ def test_case_list_queries_do_not_grow_with_rows(client_for, case_in, officer):
 def test_detail_events_and_action_use_few_queries(client_for, case_in, officer):
     client = client_for(officer)
     case = case_in("disbursed")
-    # token, principal, case; its cost lines, its rule, the enterprise's other cases
-    assert _list_queries(client, f"/api/v1/cases/{case.pk}/") == 6
+    # token, principal, case, its cost lines; the breakdown is the one its decision recorded
+    assert _list_queries(client, f"/api/v1/cases/{case.pk}/") == 4
+    # undecided: also its rule and the enterprise's other cases under the rule
+    assert _list_queries(client, f"/api/v1/cases/{case_in('in_review').pk}/") == 6
     assert _list_queries(client, f"/api/v1/cases/{case.pk}/events/") == 4
     fresh = case_in("submitted")
     with CaptureQueriesContext(connection) as ctx:

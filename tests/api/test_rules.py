@@ -231,13 +231,6 @@ def test_a_bad_rule_in_a_programme_is_a_400_naming_it_and_writes_nothing(client_
     assert all_rules(programme) == before_rules
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(IntegrityError, KeyError),
-    reason="BUG: ProgrammeUpdateInput is validated with partial=True, which DRF passes down to the "
-    "nested SupportRuleInput, so a rule missing support_type/percent/cap_amount reaches "
-    "_validate_programme/_replace_rules and crashes (KeyError / NOT NULL IntegrityError, a 500)",
-)
 @pytest.mark.parametrize("missing", ["support_type", "percent", "cap_amount"])
 def test_a_replacement_rule_missing_a_required_field_is_a_400(client_for, manager, programme, missing):
     before = all_rules(programme)
@@ -508,9 +501,9 @@ def test_an_approved_case_keeps_the_rule_it_was_decided_under(client_for, case_i
             "percent": "50.00",
             "binding_limit": "percent_of_cost",
             "limits": [
-                {"code": "percent_of_cost", "amount": 20 * MILLION},
-                {"code": "item_cap", "amount": 30 * MILLION},
-                {"code": "requested_amount", "amount": 20 * MILLION},
+                {"code": "percent_of_cost", "amount": 20 * MILLION, "params": {"percent": "50", "cost": 40 * MILLION}},
+                {"code": "item_cap", "amount": 30 * MILLION, "params": {}},
+                {"code": "requested_amount", "amount": 20 * MILLION, "params": {}},
             ],
         },
     }
@@ -518,6 +511,16 @@ def test_an_approved_case_keeps_the_rule_it_was_decided_under(client_for, case_i
         detail = client_for(user).get(f"/api/v1/cases/{case.pk}/").json()
         assert detail["decided_rule"] == expected
         assert detail["approved_amount"] == 10 * MILLION
+        # the breakdown shown is the recorded one, not the new rule's (12M cap would bite)
+        assert (detail["max_supportable_amount"], detail["supportable"]["binding_limit"]) == (
+            20 * MILLION,
+            "percent_of_cost",
+        )
+        assert detail["supportable"]["limits"][1] == {
+            "code": "item_cap",
+            "amount": 30 * MILLION,
+            "reason": "the rule pays at most 30000000 VND per item",
+        }
     events = client_for(applicant).get(f"/api/v1/cases/{case.pk}/events/").json()["results"]
     [approve] = [event for event in events if event["action"] == "approve"]
     assert approve["data"]["rule"] == expected
@@ -541,7 +544,11 @@ def test_the_decision_records_every_condition_of_the_rule(client_for, case_in, m
 
     decided = client_for(manager).get(f"/api/v1/cases/{case.pk}/").json()["decided_rule"]
     assert {key: decided[key] for key in conditions} == conditions
-    assert decided["supportable"]["limits"][-1] == {"code": "enterprise_year_cap", "amount": 25 * MILLION}
+    assert decided["supportable"]["limits"][-1] == {
+        "code": "enterprise_year_cap",
+        "amount": 25 * MILLION,
+        "params": {"cap": 25 * MILLION},
+    }
     assert CaseEvent.objects.get(case=case, action="approve").data["rule"] == decided
 
 
