@@ -73,7 +73,10 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
+            if key == "non_field_errors" and prefix:
+                name = prefix  # a nested serializer's own error belongs to the field that holds it
+            else:
+                name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
             out.extend(_flatten(value, name))
     elif isinstance(detail, list):
         if all(isinstance(item, dict) and set(item) == {"message", "code"} for item in detail):

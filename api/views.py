@@ -417,6 +417,7 @@ class CaseCostLinesView(APIView):
     def put(self, request: Request, pk: str) -> Response:
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
+        case_services.require_cost_lines_editable(case=case, actor=user)  # 403/409 before 400
         data = s.CaseCostLinesInput(data=request.data)
         data.is_valid(raise_exception=True)
         case_services.case_cost_lines_replace(case=case, actor=user, **data.validated_data)

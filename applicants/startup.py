@@ -12,8 +12,8 @@ def founded_limit(on: dt.date) -> dt.date:
     """The earliest founding date that still counts as a startup on `on`."""
     try:
         return on.replace(year=on.year - STARTUP_MAX_YEARS)
-    except ValueError:  # 29 February
-        return on.replace(year=on.year - STARTUP_MAX_YEARS, day=28)
+    except ValueError:  # 29 February: five years earlier has none, and 28 February is a day too many
+        return on.replace(year=on.year - STARTUP_MAX_YEARS, month=3, day=1)
 
 
 def young_enough(founded_on: dt.date | None, *, on: dt.date) -> bool:

@@ -416,6 +416,15 @@ def case_create(
 COST_EDITABLE_STATES = frozenset({CaseState.DRAFT, CaseState.AWAITING_SUPPLEMENT})
 
 
+def require_cost_lines_editable(*, case: Case, actor: User) -> None:
+    """Raise NotAllowed unless the actor is a member, InvalidState unless the case is a
+    draft or awaiting a supplement. Views call it before reading the body."""
+    if not principal_for(actor).is_member_of(case.enterprise_id):
+        raise NotAllowed(_("Only members of the enterprise can change its applications."))
+    if case.state not in COST_EDITABLE_STATES:
+        raise InvalidState(_("Costs can be changed only in a draft or while a supplement is requested."))
+
+
 @transaction.atomic
 def case_cost_lines_replace(*, case: Case, actor: User, cost_lines: list[dict[str, Any]]) -> Case:
     """Replace the case's cost lines (members, while a draft or awaiting a supplement).
@@ -423,10 +432,7 @@ def case_cost_lines_replace(*, case: Case, actor: User, cost_lines: list[dict[st
     Records a `cost_lines` event holding the new set, so every earlier set stays in the
     trail. Raises NotAllowed, InvalidState, ValidationFailed, ConcurrentChange.
     """
-    if not principal_for(actor).is_member_of(case.enterprise_id):
-        raise NotAllowed(_("Only members of the enterprise can change its applications."))
-    if case.state not in COST_EDITABLE_STATES:
-        raise InvalidState(_("Costs can be changed only in a draft or while a supplement is requested."))
+    require_cost_lines_editable(case=case, actor=actor)
     rows = _clean_cost_lines(case, cost_lines)
     guarded_update(case, changes={})
     CostLine.objects.filter(case=case).delete()
@@ -618,7 +624,17 @@ def case_request_supplement(*, case: Case, actor: User, items: list[str], commen
 
 @transaction.atomic
 def case_resubmit(*, case: Case, actor: User, comment: str = "") -> Case:
+    """Send the supplemented dossier back to review (members).
+
+    The costs may have changed during the supplement: a dossier left without any cost
+    line is refused with Ineligible (409), as at submission. The other conditions were
+    met at submission and are not judged again.
+    """
     authorize(case, "resubmit", actor)
+    result = case_eligibility(case)
+    costs = next(check for check in result.checks if check.code == "cost_lines")
+    if not costs.passed:
+        raise Ineligible(costs.reason, checks=result.as_data())
     return apply_transition(case=case, action="resubmit", actor=actor, effect=Effect(comment=comment))
 
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import IntegrityError
 from django.utils import timezone
 
 from cases.models import CaseEvent, CaseState, PaymentTrigger, Programme, SupportRule, SupportType
