@@ -17,9 +17,10 @@ from rest_framework import serializers
 
 from accounts.roles import principal_for
 from applicants.models import Enterprise, LegalForm, SectorGroup, SizeClass
-from cases.limits import LIMIT_CODES, Eligibility, Supportable
+from cases.limits import CHECK_CODES, LIMIT_CODES, Eligibility, Supportable
 from cases.models import Case, CaseEvent, CaseState, CostLine, PaymentTrigger, Programme, SupportRule, SupportType
 from cases.selectors import CaseDetail
+from cases.services import RULE_FIELDS
 from cases.workflow import ACTIONS, allowed_actions
 
 MAX_VND = 100_000_000_000
@@ -181,20 +182,7 @@ class EnterpriseVerifyInput(StrictInput):
 # --- Programmes -----------------------------------------------------------------------------
 
 
-RULE_OUTPUT_FIELDS = [
-    "support_type",
-    "percent",
-    "cap_amount",
-    "enterprise_year_cap",
-    "max_items_per_enterprise",
-    "legal_forms",
-    "size_classes",
-    "province_codes",
-    "startup_required",
-    "payment_trigger",
-    "legal_basis",
-    "updated_at",
-]
+RULE_OUTPUT_FIELDS = ["support_type", *RULE_FIELDS, "updated_at"]
 
 
 class SupportRuleOutput(serializers.ModelSerializer[SupportRule]):
@@ -470,19 +458,7 @@ class CaseDetailOutput(CaseOutput):
 
 
 class EligibilityCheckOutput(serializers.Serializer[Any]):
-    code = serializers.ChoiceField(
-        choices=[
-            "programme_open",
-            "legal_form",
-            "size_class",
-            "province",
-            "startup_age",
-            "startup_verified",
-            "item_count",
-            "enterprise_year_cap",
-            "cost_lines",
-        ]
-    )
+    code = serializers.ChoiceField(choices=CHECK_CODES)
     passed = serializers.BooleanField()
     reason = serializers.CharField(help_text=_("In the request's language."))
 

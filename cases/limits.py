@@ -181,6 +181,20 @@ def _percent_text(percent: Decimal) -> str:
 # --- Eligibility --------------------------------------------------------------------------
 
 
+# The eligibility checks, in the order `eligibility` lists them.
+CHECK_CODES: tuple[str, ...] = (
+    "programme_open",
+    "legal_form",
+    "size_class",
+    "province",
+    "startup_age",
+    "startup_verified",
+    "item_count",
+    "enterprise_year_cap",
+    "cost_lines",
+)
+
+
 @dataclass(frozen=True)
 class Check:
     code: str

@@ -33,6 +33,20 @@ def _race(url: str, token: str, body: dict[str, object]) -> list[requests.Respon
         return list(pool.map(call, range(N)))
 
 
+def _post_each_at_once(live_server, token: str, cases: list[Case], action: str) -> list[requests.Response]:  # type: ignore[no-untyped-def]
+    """POST `action` on every case at the same moment, one thread and connection each."""
+    barrier = threading.Barrier(len(cases))
+
+    def call(case: Case) -> requests.Response:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            barrier.wait()
+            return session.post(f"{live_server.url}/api/v1/cases/{case.pk}/{action}/", json={}, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        return list(pool.map(call, cases))
+
+
 def test_sixteen_simultaneous_receives_one_wins(live_server, case_in, officer):
     case = case_in("submitted")
     _instance, token = AuthToken.objects.create(user=officer)
@@ -52,16 +66,7 @@ def test_sixteen_simultaneous_receives_one_wins(live_server, case_in, officer):
 def test_simultaneous_submits_get_unique_references(live_server, case_in, applicant):
     cases = [case_in("draft") for _ in range(N)]
     _instance, token = AuthToken.objects.create(user=applicant)
-    barrier = threading.Barrier(N)
-
-    def submit(case: Case) -> requests.Response:
-        with requests.Session() as session:
-            session.headers["Authorization"] = f"Bearer {token}"
-            barrier.wait()
-            return session.post(f"{live_server.url}/api/v1/cases/{case.pk}/submit/", json={}, timeout=60)
-
-    with ThreadPoolExecutor(max_workers=N) as pool:
-        responses = list(pool.map(submit, cases))
+    responses = _post_each_at_once(live_server, token, cases, "submit")
     assert [r.status_code for r in responses] == [200] * N
     references = sorted(r.json()["reference"] for r in responses)
     assert len(set(references)) == N
@@ -97,35 +102,14 @@ def test_fifty_concurrent_approvals_never_overspend(live_server, case_in, manage
     programme.budget_total = 100_000_000  # fits exactly ten
     programme.save()
     _instance, token = AuthToken.objects.create(user=manager)
-    barrier = threading.Barrier(len(cases))
 
-    def approve(case: Case) -> requests.Response:
-        with requests.Session() as session:
-            session.headers["Authorization"] = f"Bearer {token}"
-            barrier.wait()
-            return session.post(f"{live_server.url}/api/v1/cases/{case.pk}/approve/", json={}, timeout=120)
+    responses = _post_each_at_once(live_server, token, cases, "approve")
 
-    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
-        responses = list(pool.map(approve, cases))
     assert Counter(r.status_code for r in responses) == {200: 10, 409: 40}
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"budget_exceeded"}
     budget = programme_budget(programme=programme)
     assert (budget.committed, budget.available) == (100_000_000, 0)
     assert Case.objects.filter(programme=programme, state="approved").count() == 10
-
-
-def _post_each_at_once(live_server, token: str, cases: list[Case], action: str) -> list[requests.Response]:  # type: ignore[no-untyped-def]
-    """POST `action` on every case at the same moment, one thread and connection each."""
-    barrier = threading.Barrier(len(cases))
-
-    def call(case: Case) -> requests.Response:
-        with requests.Session() as session:
-            session.headers["Authorization"] = f"Bearer {token}"
-            barrier.wait()
-            return session.post(f"{live_server.url}/api/v1/cases/{case.pk}/{action}/", json={}, timeout=120)
-
-    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
-        return list(pool.map(call, cases))
 
 
 def _trademark_rule(programme, **values: object) -> None:  # type: ignore[no-untyped-def]
