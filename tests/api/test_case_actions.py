@@ -331,3 +331,27 @@ def test_events_are_oldest_first_with_actor(client_for, case_in, officer):
     assert events[-1]["to_state"] == "disbursed"
     assert events[2]["actor"] == {"id": str(officer.pk), "username": "officer"}
     assert [e["seq"] for e in events] == list(range(1, 7))
+
+
+def test_a_closed_programme_still_serves_reads_and_pays_approved_cases(
+    client_for, case_in, applicant, officer, programme
+):
+    approved = case_in("approved")
+    supplement = case_in("awaiting_supplement")
+    programme.opens_on = timezone.localdate() - dt.timedelta(days=60)
+    programme.closes_on = timezone.localdate() - dt.timedelta(days=1)
+    programme.save()
+    client = client_for(officer)
+
+    assert client.get(f"/api/v1/programmes/{programme.code}/").status_code == 200
+    assert client.get(f"/api/v1/programmes/{programme.code}/budget/").status_code == 200
+    assert client.get(f"/api/v1/cases/{approved.pk}/").status_code == 200
+    paid = client.post(
+        f"/api/v1/cases/{approved.pk}/disburse/",
+        {"amount": 10_000_000, "paid_on": timezone.localdate().isoformat(), "payment_reference": "UNC-9"},
+        format="json",
+    )
+    assert (paid.status_code, paid.json()["state"]) == (200, "disbursed")
+    # a dossier submitted in time is finished after the programme closes
+    back = client_for(applicant).post(f"/api/v1/cases/{supplement.pk}/resubmit/", {}, format="json")
+    assert (back.status_code, back.json()["state"]) == (200, "in_review")
