@@ -43,6 +43,16 @@ class StrictOrderingFilter(OrderingFilter):
             ("-" if name.startswith("-") else "") + aliases.get(name.lstrip("-"), name.lstrip("-")) for name in ordering
         ]
 
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        """The allowed values as an enum, and the view's own words on what they mean."""
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        names = [name if isinstance(name, str) else name[0] for name in getattr(view, "ordering_fields", [])]
+        for parameter in parameters:
+            if parameter["name"] == self.ordering_param and names:
+                parameter["schema"] = {"type": "string", "enum": [v for n in names for v in (n, f"-{n}")]}
+                parameter["description"] = str(getattr(view, "ordering_help", parameter["description"]))
+        return parameters
+
 
 class FilterSetBackend(DjangoFilterBackend):
     """DjangoFilterBackend that skips building and validating the FilterSet's form when the

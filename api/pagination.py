@@ -54,3 +54,9 @@ class ByNamePagination(KeysetPagination):
 
 class ProgrammePagination(KeysetPagination):
     ordering = "-opens_on"
+
+
+class RuleChangePagination(KeysetPagination):
+    """A rule's history reads oldest first, like a case's trail."""
+
+    ordering = "at"

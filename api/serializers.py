@@ -18,7 +18,17 @@ from rest_framework import serializers
 from accounts.roles import principal_for
 from applicants.models import Enterprise, LegalForm, SectorGroup, SizeClass
 from cases.limits import CHECK_CODES, LIMIT_CODES, Eligibility, Supportable
-from cases.models import Case, CaseEvent, CaseState, CostLine, PaymentTrigger, Programme, SupportRule, SupportType
+from cases.models import (
+    Case,
+    CaseEvent,
+    CaseState,
+    CostLine,
+    PaymentTrigger,
+    Programme,
+    SupportRule,
+    SupportRuleChange,
+    SupportType,
+)
 from cases.selectors import CaseDetail
 from cases.services import RULE_FIELDS
 from cases.workflow import ACTIONS, allowed_actions
@@ -201,6 +211,17 @@ class SupportRuleOutput(serializers.ModelSerializer[SupportRule]):
         read_only_fields = fields
 
 
+class SupportRuleChangeOutput(serializers.ModelSerializer[SupportRuleChange]):
+    actor = UserRefOutput(read_only=True, allow_null=True, help_text=_("Null: changed at the server's command line."))
+    before = serializers.JSONField(read_only=True, help_text=_("The changed fields' old values (a removed rule: all)."))
+    after = serializers.JSONField(read_only=True, help_text=_("The changed fields' new values (a new rule: all)."))
+
+    class Meta:
+        model = SupportRuleChange
+        fields = ["id", "support_type", "kind", "before", "after", "actor", "at"]
+        read_only_fields = fields
+
+
 class ProgrammeOutput(serializers.ModelSerializer[Programme]):
     rules = SupportRuleOutput(many=True, read_only=True)
 
@@ -239,7 +260,8 @@ class ProgrammeBudgetOutput(serializers.Serializer[Any]):
 
 
 class SupportRuleUpdateInput(StrictInput):
-    """A rule's values; on PATCH any subset of them."""
+    """A rule's values; on PATCH any subset of them. A field left out keeps its value (or,
+    for a new rule, takes the default: no cap, no limit, any applicant, valid_application)."""
 
     percent = serializers.DecimalField(
         max_digits=5,
@@ -253,22 +275,22 @@ class SupportRuleUpdateInput(StrictInput):
         min_value=1,
         max_value=MAX_VND,
         allow_null=True,
-        default=None,
+        required=False,
         help_text=_("Cap per enterprise per year (VND); null: none."),
     )
     max_items_per_enterprise = serializers.IntegerField(
-        min_value=1, max_value=1000, allow_null=True, default=None, help_text=_("Null: no limit.")
+        min_value=1, max_value=1000, allow_null=True, required=False, help_text=_("Null: no limit.")
     )
     legal_forms = serializers.ListField(
-        child=serializers.ChoiceField(choices=LegalForm.choices), max_length=10, default=list
+        child=serializers.ChoiceField(choices=LegalForm.choices), max_length=10, required=False
     )
     size_classes = serializers.ListField(
-        child=serializers.ChoiceField(choices=SizeClass.choices), max_length=10, default=list
+        child=serializers.ChoiceField(choices=SizeClass.choices), max_length=10, required=False
     )
-    province_codes = serializers.ListField(child=serializers.CharField(max_length=3), max_length=40, default=list)
-    startup_required = serializers.BooleanField(default=False)
-    payment_trigger = serializers.ChoiceField(choices=PaymentTrigger.choices, default=PaymentTrigger.VALID_APPLICATION)
-    legal_basis = serializers.CharField(max_length=4000, allow_blank=True, default="")
+    province_codes = serializers.ListField(child=serializers.CharField(max_length=3), max_length=40, required=False)
+    startup_required = serializers.BooleanField(required=False)
+    payment_trigger = serializers.ChoiceField(choices=PaymentTrigger.choices, required=False)
+    legal_basis = serializers.CharField(max_length=4000, allow_blank=True, required=False)
 
 
 class SupportRuleInput(SupportRuleUpdateInput):
@@ -432,6 +454,33 @@ class SupportableOutput(serializers.Serializer[Any]):
     limits = LimitOutput(many=True)
 
 
+class DecidedRuleOutput(serializers.Serializer[Any]):
+    """The rule's values as the approval recorded them, and the breakdown it applied."""
+
+    support_type = serializers.ChoiceField(choices=SupportType.choices)
+    percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
+    cap_amount = serializers.IntegerField()
+    enterprise_year_cap = serializers.IntegerField(allow_null=True)
+    max_items_per_enterprise = serializers.IntegerField(allow_null=True)
+    legal_forms = serializers.ListField(child=serializers.ChoiceField(choices=LegalForm.choices))
+    size_classes = serializers.ListField(child=serializers.ChoiceField(choices=SizeClass.choices))
+    province_codes = serializers.ListField(child=serializers.CharField())
+    startup_required = serializers.BooleanField()
+    payment_trigger = serializers.ChoiceField(choices=PaymentTrigger.choices)
+    legal_basis = serializers.CharField()
+    supportable = SupportableOutput()
+
+    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
+        recorded = {**instance, "supportable": Supportable.from_data(instance["supportable"])}
+        return dict(super().to_representation(recorded))
+
+
+class CaseCostLinesOutput(serializers.Serializer[Any]):
+    """The same shape PUT takes, so a client can send back what it read."""
+
+    cost_lines = CostLineOutput(many=True)
+
+
 class CaseDetailOutput(CaseOutput):
     """A case with its costs, the supportable amount's breakdown and, once approved, the
     rule's values the decision recorded."""
@@ -440,9 +489,7 @@ class CaseDetailOutput(CaseOutput):
     eligible_cost = serializers.IntegerField(read_only=True)
     max_supportable_amount = serializers.IntegerField(read_only=True, allow_null=True)
     supportable = SupportableOutput(read_only=True, allow_null=True)
-    decided_rule = serializers.JSONField(
-        read_only=True, allow_null=True, help_text=_("The rule's values and the breakdown at approval.")
-    )
+    decided_rule = DecidedRuleOutput(read_only=True, allow_null=True)
 
     def to_representation(self, detail: CaseDetail) -> dict[str, Any]:  # type: ignore[override]
         data = super().to_representation(detail.case)
@@ -452,7 +499,7 @@ class CaseDetailOutput(CaseOutput):
             eligible_cost=detail.eligible_cost,
             max_supportable_amount=support.amount if support else None,
             supportable=SupportableOutput(support).data if support else None,
-            decided_rule=detail.case.decided_rule,
+            decided_rule=DecidedRuleOutput(detail.case.decided_rule).data if detail.case.decided_rule else None,
         )
         return data
 

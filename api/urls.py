@@ -28,6 +28,11 @@ urlpatterns = [
     path("programmes/<slug:code>/", views.ProgrammeDetailView.as_view(), name="programme-detail"),
     path("programmes/<slug:code>/budget/", views.ProgrammeBudgetView.as_view(), name="programme-budget"),
     path(
+        "programmes/<slug:code>/rule-changes/",
+        views.ProgrammeRuleChangeListView.as_view(),
+        name="programme-rule-changes",
+    ),
+    path(
         "programmes/<slug:code>/rules/<slug:support_type>/",
         views.SupportRuleView.as_view(),
         name="programme-rule",

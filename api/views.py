@@ -36,7 +36,7 @@ from applicants.models import Enterprise
 from cases import selectors as case_selectors
 from cases import services as case_services
 from cases.filters import CaseFilter
-from cases.models import Case, CaseEvent
+from cases.models import Case, CaseEvent, SupportRuleChange
 from cases.workflow import authorize
 from common.exceptions import NotFound, ValidationFailed
 
@@ -275,6 +275,22 @@ class ProgrammeBudgetView(APIView):
         return Response(s.ProgrammeBudgetOutput(case_selectors.programme_budget(programme=programme)).data)
 
 
+class ProgrammeRuleChangeListView(GenericAPIView[Any]):
+    serializer_class = s.SupportRuleChangeOutput
+    pagination_class = pagination.RuleChangePagination
+    queryset = SupportRuleChange.objects.none()  # for the schema; rows come from the selector
+
+    @extend_schema(
+        tags=["programmes"],
+        responses={200: s.SupportRuleChangeOutput(many=True), **P400, **P401, **P404},
+        summary="Who changed the programme's rules, when, and from what to what",
+    )
+    def get(self, request: Request, code: str) -> Response:
+        programme = case_selectors.programme_get(code=code)
+        page = self.paginate_queryset(case_selectors.programme_rule_changes(programme=programme))
+        return self.get_paginated_response(s.SupportRuleChangeOutput(page, many=True).data)
+
+
 class SupportRuleView(APIView):
     @extend_schema(tags=["programmes"], responses={200: s.SupportRuleOutput, **P401, **P404})
     def get(self, request: Request, code: str, support_type: str) -> Response:
@@ -314,10 +330,14 @@ class CaseListView(GenericAPIView[Any]):
     filterset_class = CaseFilter
     filter_backends = [FilterSetBackend, StrictOrderingFilter]
     # Keys that do not change under a reader's feet, so cursors stay exact.
-    ordering_fields = ["created_at", "requested_amount", "priority"]
-    # `priority`: the officers' queue, more Decree 80 priority flags first, then first come,
-    # first served; one column (see Case.queue_key) so the cursor stays exact.
-    ordering_aliases = {"priority": "queue_key"}
+    ordering_fields = ["created_at", "requested_amount", "queue"]
+    # `queue`: the officers' queue, one column (see Case.queue_key) so the cursor stays exact.
+    ordering_aliases = {"queue": "queue_key"}
+    ordering_help = _(
+        "created_at (default -created_at: newest first), requested_amount, or queue: the officers' queue,"
+        " day by day, where dossiers received on the same day come in order of Decree 80/2021 priority"
+        " criteria (most first), then first come, first served. A leading minus reverses the order."
+    )
     ordering = ["-created_at"]
 
     def get_queryset(self) -> QuerySet[Case]:
@@ -403,10 +423,10 @@ class CaseEventListView(GenericAPIView[Any]):
 
 
 class CaseCostLinesView(APIView):
-    @extend_schema(tags=["cases"], responses={200: s.CostLineOutput(many=True), **P401, **P404})
+    @extend_schema(tags=["cases"], responses={200: s.CaseCostLinesOutput, **P401, **P404})
     def get(self, request: Request, pk: str) -> Response:
-        detail = case_selectors.case_detail_visible(user=_user(request), case_id=pk)
-        return Response(s.CostLineOutput(detail.cost_lines, many=True).data)
+        case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
+        return Response(s.CaseCostLinesOutput({"cost_lines": case_selectors.case_cost_lines(case=case)}).data)
 
     @extend_schema(
         tags=["cases"],
@@ -432,7 +452,7 @@ class CaseEligibilityView(APIView):
     )
     def get(self, request: Request, pk: str) -> Response:
         case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
-        return Response(s.EligibilityOutput(case_services.case_eligibility(case)).data)
+        return Response(s.EligibilityOutput(case_selectors.case_eligibility(case=case)).data)
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,11 @@ class Enterprise(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.tax_code})"
 
+    @property
+    def priority_flags(self) -> int:
+        """How many Decree 80/2021 priority criteria the enterprise meets (0-3)."""
+        return int(self.women_owned) + int(self.many_female_employees) + int(self.social_enterprise)
+
 
 class MembershipRole(models.TextChoices):
     OWNER = "owner", _("Owner")

@@ -451,7 +451,7 @@ def _plan(
     case["version"] = len(steps)
     case["updated_at"] = at
     if case["submitted_at"] is not None:
-        case["priority"] = int(enterprise.women_owned) + int(enterprise.many_female_employees)
+        case["priority"] = enterprise.priority_flags
     case["queue_key"] = queue_key_for(
         priority=case["priority"], submitted_at=case["submitted_at"], created_at=case["created_at"]
     )

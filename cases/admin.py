@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from accounts.models import User
 from accounts.roles import Role, principal_for
 from cases import services
-from cases.models import BudgetEntry, Case, CaseEvent, CostLine, Programme, SupportRule
+from cases.models import BudgetEntry, Case, CaseEvent, CostLine, Programme, SupportRule, SupportRuleChange
 from common.admin import ViewOnlyAdminMixin
 
 
@@ -28,6 +28,9 @@ class SupportRuleForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        for name in ("legal_forms", "size_classes", "province_codes"):
+            if name in data and data[name] in (None, ""):
+                data[name] = []  # a cleared box means "any", as an empty list does
         for error in services.rule_errors(data):
             self.add_error(error.field if error.field in self.fields else None, str(error.message))
         return data
@@ -98,3 +101,11 @@ class BudgetEntryAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
     list_display = ("programme", "case", "support_type", "kind", "amount", "at")
     list_filter = ("programme", "kind", "support_type")
     list_select_related = ("programme", "case")
+
+
+@admin.register(SupportRuleChange)
+class SupportRuleChangeAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("programme", "support_type", "kind", "actor", "at")
+    list_filter = ("programme", "kind", "support_type")
+    list_select_related = ("programme", "actor")
+    readonly_fields = ("programme", "support_type", "kind", "before", "after", "actor", "at")

@@ -11,6 +11,7 @@ writes they guard (the programme row for approvals, the enterprise row for submi
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from applicants.models import LegalForm, SizeClass
 from applicants.startup import STARTUP_MAX_YEARS, young_enough
 from cases.models import Case, CaseState, SupportRule
+from common.formats import vnd
 
 S = CaseState
 # A case takes one of the enterprise's items from submission until it is refused,
@@ -32,15 +34,17 @@ ITEM_STATES = frozenset({S.SUBMITTED, S.IN_REVIEW, S.AWAITING_SUPPLEMENT, S.RECO
 HELD_STATES = frozenset({S.APPROVED, S.DISBURSED})
 
 
-def rule_for_case(case: Case) -> SupportRule | None:
-    return SupportRule.objects.filter(programme_id=case.programme_id, support_type=case.support_type).first()
+def rule_for(*, programme_id: uuid.UUID | str, support_type: str) -> SupportRule | None:
+    """The programme's rule for the support type, if it has one."""
+    return SupportRule.objects.filter(programme_id=programme_id, support_type=support_type).first()
 
 
 def rule_values(rule: SupportRule) -> dict[str, Any]:
     """The rule as plain data: what a decision records and the API shows."""
     return {
         "support_type": rule.support_type,
-        "percent": str(rule.percent),
+        # as stored, two places; None only on a rule being created
+        "percent": None if rule.percent is None else str(Decimal(rule.percent).quantize(Decimal("0.01"))),
         "cap_amount": rule.cap_amount,
         "enterprise_year_cap": rule.enterprise_year_cap,
         "max_items_per_enterprise": rule.max_items_per_enterprise,
@@ -104,7 +108,8 @@ class Limit:
 
     @property
     def reason(self) -> str:
-        return str(REASONS[self.code] % {"amount": self.amount, **self.params})
+        money = {key: vnd(value) for key, value in self.params.items() if key in ("cost", "cap")}
+        return str(REASONS[self.code] % {**self.params, **money, "amount": vnd(self.amount)})
 
 
 @dataclass(frozen=True)
@@ -336,7 +341,7 @@ def eligibility(*, case: Case, rule: SupportRule, cost_lines: int, usage: Enterp
                 "item_count",
                 ok,
                 (
-                    _("The enterprise has %(used)s other live applications under this rule; it may have %(max)s.")
+                    _("Other live applications of the enterprise under this rule: %(used)s; it may have %(max)s.")
                     if ok
                     else _(
                         "The enterprise already has %(used)s live applications under this rule,"
@@ -351,7 +356,7 @@ def eligibility(*, case: Case, rule: SupportRule, cost_lines: int, usage: Enterp
         checks.append(Check("enterprise_year_cap", True, _("The rule sets no yearly cap per enterprise.")))
     else:
         left = rule.enterprise_year_cap - usage.held
-        params = {"left": max(left, 0), "cap": rule.enterprise_year_cap}
+        params = {"left": vnd(max(left, 0)), "cap": vnd(rule.enterprise_year_cap)}
         checks.append(
             Check(
                 "enterprise_year_cap",

@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from applicants.models import Enterprise
@@ -133,11 +134,14 @@ class SupportRule(models.Model):
 
 
 def queue_key_for(*, priority: int, submitted_at: dt.datetime | None, created_at: dt.datetime) -> str:
-    """The officers' queue order as one string: more priority flags first, then first come,
-    first served (UTC microseconds); drafts, which are in no queue, after every dossier."""
+    """The officers' queue order as one string. Dossiers received on the same (local) day
+    count as arriving together: among them more priority flags come first, then first come,
+    first served; an earlier day always comes before a later one. Drafts, in no queue, come
+    after every dossier."""
     if submitted_at is None:
         return "9" + created_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
-    return str(3 - priority) + submitted_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+    day = timezone.localdate(submitted_at).strftime("%Y%m%d")
+    return day + str(3 - priority) + submitted_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
 
 
 class Case(models.Model):
@@ -287,6 +291,39 @@ class ReferenceCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}-{self.year}: {self.last_value}"
+
+
+class RuleChangeKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    CHANGED = "changed", _("Changed")
+    REMOVED = "removed", _("Removed")
+
+
+class SupportRuleChange(AppendOnlyModel):
+    """Who changed a programme's rule, when, and from what to what. Append-only.
+
+    Keyed by programme and support type rather than by rule, so a removed rule's history
+    stays. `before` and `after` hold only the fields that changed (all of them when the
+    rule was created or removed), as plain JSON values.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="rule_changes")
+    support_type = models.CharField(max_length=32, choices=SupportType.choices)
+    kind = models.CharField(max_length=10, choices=RuleChangeKind.choices)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["programme", "at"]
+        indexes = [models.Index(fields=["programme", "at"], name="rule_change_programme_at")]
+        verbose_name = _("support rule change")
+        verbose_name_plural = _("support rule changes")
+
+    def __str__(self) -> str:
+        return f"{self.programme_id}/{self.support_type} {self.kind} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class LedgerKind(models.TextChoices):

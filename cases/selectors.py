@@ -17,7 +17,17 @@ from accounts.models import User
 from accounts.roles import principal_for
 from cases import limits
 from cases.exceptions import CaseNotFound
-from cases.models import BudgetEntry, Case, CaseEvent, CaseState, CostLine, LedgerKind, Programme, SupportRule
+from cases.models import (
+    BudgetEntry,
+    Case,
+    CaseEvent,
+    CaseState,
+    CostLine,
+    LedgerKind,
+    Programme,
+    SupportRule,
+    SupportRuleChange,
+)
 from common.exceptions import NotFound
 
 
@@ -33,6 +43,11 @@ def rule_get(*, programme: Programme, support_type: str) -> SupportRule:
         return SupportRule.objects.select_related("programme").get(programme=programme, support_type=support_type)
     except SupportRule.DoesNotExist:
         raise NotFound(_("The programme has no rule for this support type.")) from None
+
+
+def programme_rule_changes(*, programme: Programme) -> QuerySet[SupportRuleChange]:
+    """The programme's rule history, oldest first (public like the programme itself)."""
+    return SupportRuleChange.objects.filter(programme=programme).select_related("actor").order_by("at")
 
 
 def programme_get(*, code: str) -> Programme:
@@ -90,16 +105,35 @@ def case_detail_visible(*, user: User, case_id: uuid.UUID | str) -> CaseDetail:
     enterprise's other cases under the rule).
     """
     case = case_get_visible(user=user, case_id=case_id)
-    cost_lines = list(CostLine.objects.filter(case=case).order_by("position"))
+    cost_lines = list(case_cost_lines(case=case))
     if case.decided_rule and "supportable" in case.decided_rule:
         recorded = limits.Supportable.from_data(case.decided_rule["supportable"])
         return CaseDetail(case=case, cost_lines=cost_lines, supportable=recorded)
     detail = CaseDetail(case=case, cost_lines=cost_lines, supportable=None)
-    rule = limits.rule_for_case(case)
+    rule = limits.rule_for(programme_id=case.programme_id, support_type=case.support_type)
     if rule is None:
         return detail
     support = limits.supportable(case=case, rule=rule, eligible_cost=detail.eligible_cost)
     return CaseDetail(case=case, cost_lines=cost_lines, supportable=support)
+
+
+def case_cost_lines(*, case: Case) -> QuerySet[CostLine]:
+    return CostLine.objects.filter(case=case).order_by("position")
+
+
+def _rule_of(case: Case) -> SupportRule:
+    return rule_get(programme=case.programme, support_type=case.support_type)
+
+
+def case_supportable(*, case: Case, rule: SupportRule | None = None) -> limits.Supportable:
+    """The case's largest supportable amount under its rule as it is now, limit by limit."""
+    eligible_cost = int(CostLine.objects.filter(case=case).aggregate(total=Sum("amount"))["total"] or 0)
+    return limits.supportable(case=case, rule=rule or _rule_of(case), eligible_cost=eligible_cost)
+
+
+def case_eligibility(*, case: Case) -> limits.Eligibility:
+    """Every condition of the case's rule, checked against its enterprise and other cases."""
+    return limits.eligibility(case=case, rule=_rule_of(case), cost_lines=CostLine.objects.filter(case=case).count())
 
 
 def case_events(*, case: Case) -> QuerySet[CaseEvent]:

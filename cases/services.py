@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -22,7 +22,7 @@ from accounts.models import User
 from accounts.roles import Role, principal_for
 from applicants import divisions
 from applicants.models import Enterprise, LegalForm, SizeClass
-from cases import limits
+from cases import limits, selectors
 from cases.exceptions import (
     BudgetExceeded,
     FieldError,
@@ -41,11 +41,14 @@ from cases.models import (
     PaymentTrigger,
     Programme,
     ReferenceCounter,
+    RuleChangeKind,
     SupportRule,
+    SupportRuleChange,
     queue_key_for,
 )
 from cases.selectors import programme_budget
 from cases.workflow import Effect, apply_transition, authorize, guarded_update, record_event
+from common.formats import vnd
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +107,10 @@ def rule_errors(values: dict[str, Any], *, prefix: str = "") -> list[FieldError]
         ("size_classes", SizeClass.values),
     )
     for name in ("legal_forms", "size_classes", "province_codes"):
-        listed = values.get(name)
-        if listed is not None and not (isinstance(listed, list) and all(isinstance(v, str) for v in listed)):
+        if name not in values:
+            continue
+        listed = values[name]
+        if not (isinstance(listed, list) and all(isinstance(v, str) for v in listed)):
             error(name, "invalid", _("Give a list of codes."))
             values = {**values, name: []}
     for name, allowed in choices:
@@ -127,6 +132,41 @@ def rule_errors(values: dict[str, Any], *, prefix: str = "") -> list[FieldError]
             _("The payment trigger must be valid_application or certificate_granted."),
         )
     return errors
+
+
+def _save_rule(rule: SupportRule, values: dict[str, Any], *, actor: User | None) -> None:
+    """Apply `values` to `rule`, save it if anything changed and record the change."""
+    before = limits.rule_values(rule)
+    for name, value in values.items():
+        setattr(rule, name, value)
+    after = limits.rule_values(rule)
+    adding = rule._state.adding
+    changed = sorted(name for name in RULE_FIELDS if before[name] != after[name])
+    if not adding and not changed:
+        return
+    rule.save()
+    SupportRuleChange.objects.create(
+        programme_id=rule.programme_id,
+        support_type=rule.support_type,
+        kind=RuleChangeKind.CREATED if adding else RuleChangeKind.CHANGED,
+        before={} if adding else {name: before[name] for name in changed},
+        after={name: after[name] for name in RULE_FIELDS} if adding else {name: after[name] for name in changed},
+        actor=actor,
+        at=timezone.now(),
+    )
+
+
+def _remove_rules(programme: Programme, support_types: set[str], *, actor: User | None) -> None:
+    for rule in SupportRule.objects.filter(programme=programme, support_type__in=support_types):
+        SupportRuleChange.objects.create(
+            programme=programme,
+            support_type=rule.support_type,
+            kind=RuleChangeKind.REMOVED,
+            before={name: value for name, value in limits.rule_values(rule).items() if name in RULE_FIELDS},
+            actor=actor,
+            at=timezone.now(),
+        )
+        rule.delete()
 
 
 def _validate_programme(programme: Programme, rules: list[dict[str, Any]] | None) -> None:
@@ -159,18 +199,16 @@ def _validate_programme(programme: Programme, rules: list[dict[str, Any]] | None
         raise ValidationFailed(errors)
 
 
-def _replace_rules(programme: Programme, rules: list[dict[str, Any]]) -> None:
-    """Make the programme's rules exactly `rules`: a support type's rule is updated in
-    place (its id stays), new types are added and types no longer listed are removed."""
+def _replace_rules(programme: Programme, rules: list[dict[str, Any]], *, actor: User) -> None:
+    """Make the programme's support types exactly those in `rules`: a listed type's rule
+    is updated in place (its id stays; fields not given keep their values), new types get
+    the model's defaults for fields not given, and types no longer listed are removed."""
     wanted = {rule["support_type"]: rule for rule in rules}
-    SupportRule.objects.filter(programme=programme).exclude(support_type__in=wanted).delete()
     existing = {rule.support_type: rule for rule in SupportRule.objects.filter(programme=programme)}
+    _remove_rules(programme, set(existing) - set(wanted), actor=actor)
     for support_type, values in wanted.items():
         rule = existing.get(support_type) or SupportRule(programme=programme, support_type=support_type)
-        defaults = SupportRule(programme=programme, support_type=support_type)
-        for name in RULE_FIELDS:
-            setattr(rule, name, values.get(name, getattr(defaults, name)))
-        rule.save()
+        _save_rule(rule, {name: values[name] for name in RULE_FIELDS if name in values}, actor=actor)
 
 
 @transaction.atomic
@@ -187,7 +225,7 @@ def programme_create(*, actor: User, data: dict[str, Any], rules: list[dict[str,
             programme.save()
     except IntegrityError:  # created by someone else since the check
         raise duplicate from None
-    _replace_rules(programme, rules)
+    _replace_rules(programme, rules, actor=actor)
     return programme
 
 
@@ -210,7 +248,7 @@ def programme_update(
         raise ValidationFailed.single(
             "budget_total",
             "below_committed",
-            _("The budget cannot be lower than the %(amount)s VND already committed.") % {"amount": committed},
+            _("The budget cannot be lower than the %(amount)s VND already committed.") % {"amount": vnd(committed)},
         )
     if rules is not None:
         in_use = set(
@@ -224,15 +262,16 @@ def programme_update(
                 _("Cases exist for these support types, so their rules cannot be removed: %(types)s.")
                 % {"types": ", ".join(sorted(missing))},
             )
-        _replace_rules(programme, rules)
+        _replace_rules(programme, rules, actor=actor)
     programme.save()
     return programme
 
 
 @transaction.atomic
 def rule_update(*, actor: User, rule: SupportRule, data: dict[str, Any]) -> SupportRule:
-    """Change one rule (managers). Cases already decided keep the values their decision
-    recorded; cases not yet decided are measured against the new values."""
+    """Change one rule (managers), recording a SupportRuleChange. Cases already decided
+    keep the values their decision recorded; cases not yet decided are measured against
+    the new values. Raises NotAllowed, ValidationFailed."""
     require_manager(actor=actor)
     unknown = set(data) - set(RULE_FIELDS)
     if unknown:
@@ -242,12 +281,7 @@ def rule_update(*, actor: User, rule: SupportRule, data: dict[str, Any]) -> Supp
     errors = rule_errors(data)
     if errors:
         raise ValidationFailed(errors)
-    changed = {name: value for name, value in data.items() if getattr(rule, name) != value}
-    for name, value in changed.items():
-        setattr(rule, name, value)
-    if changed:
-        rule.save()
-        logger.info("rule %s changed by %s: %s", rule.pk, actor.pk, sorted(changed))
+    _save_rule(rule, data, actor=actor)
     return rule
 
 
@@ -269,7 +303,7 @@ def _record_budget(*, case: Case, kind: str, amount: int, actor: User) -> None:
 
 
 def _rule_for(programme: Programme, support_type: str) -> SupportRule:
-    rule = SupportRule.objects.filter(programme=programme, support_type=support_type).first()
+    rule = limits.rule_for(programme_id=programme.pk, support_type=support_type)
     if rule is None:
         raise ValidationFailed.single(
             "support_type",
@@ -345,7 +379,7 @@ def _clean_cost_lines(case: Case, lines: list[dict[str, Any]]) -> list[CostLine]
             FieldError(
                 "cost_lines",
                 "total_too_large",
-                _("The cost lines add up to more than %(limit)s VND.") % {"limit": MAX_ELIGIBLE_COST},
+                _("The cost lines add up to more than %(limit)s VND.") % {"limit": vnd(MAX_ELIGIBLE_COST)},
             )
         )
     if errors:
@@ -417,17 +451,27 @@ COST_EDITABLE_STATES = frozenset({CaseState.DRAFT, CaseState.AWAITING_SUPPLEMENT
 
 
 def require_cost_lines_editable(*, case: Case, actor: User) -> None:
-    """Raise NotAllowed unless the actor is a member, InvalidState unless the case is a
-    draft or awaiting a supplement. Views call it before reading the body."""
-    if not principal_for(actor).is_member_of(case.enterprise_id):
-        raise NotAllowed(_("Only members of the enterprise can change its applications."))
-    if case.state not in COST_EDITABLE_STATES:
-        raise InvalidState(_("Costs can be changed only in a draft or while a supplement is requested."))
+    """Members change the costs of a draft or of a dossier awaiting a supplement; the
+    assigned officer corrects them during review, from the invoices in the dossier (an
+    ineligible invoice struck out, a typo fixed). Checked like a workflow action: role
+    (NotAllowed), then state (InvalidState), then the assigned officer (NotAllowed).
+    Views call it before reading the body."""
+    principal = principal_for(actor)
+    if principal.is_member_of(case.enterprise_id):
+        if case.state not in COST_EDITABLE_STATES:
+            raise InvalidState(_("Costs can be changed only in a draft or while a supplement is requested."))
+        return
+    if not principal.has(Role.OFFICER):
+        raise NotAllowed(_("Only the enterprise's members and the assigned officer can change the costs."))
+    if case.state != CaseState.IN_REVIEW:
+        raise InvalidState(_("An officer corrects the costs only while the case is in review."))
+    if case.assigned_officer_id != actor.pk:
+        raise NotAllowed(_("Only the officer assigned to the case can take this action."))
 
 
 @transaction.atomic
 def case_cost_lines_replace(*, case: Case, actor: User, cost_lines: list[dict[str, Any]]) -> Case:
-    """Replace the case's cost lines (members, while a draft or awaiting a supplement).
+    """Replace the case's cost lines (see `require_cost_lines_editable` for who and when).
 
     Records a `cost_lines` event holding the new set, so every earlier set stays in the
     trail. Raises NotAllowed, InvalidState, ValidationFailed, ConcurrentChange.
@@ -523,35 +567,22 @@ def _require_comment(comment: str) -> str:
     return comment.strip()
 
 
-def case_supportable(case: Case, rule: SupportRule | None = None) -> limits.Supportable:
-    """The case's largest supportable amount under its current rule, limit by limit."""
-    rule = rule or _rule_for(case.programme, case.support_type)
-    eligible_cost = int(CostLine.objects.filter(case=case).aggregate(total=Sum("amount"))["total"] or 0)
-    return limits.supportable(case=case, rule=rule, eligible_cost=eligible_cost)
-
-
 def _check_amount(case: Case, amount: int, rule: SupportRule | None = None) -> limits.Supportable:
     """Refuse an amount above what the rule allows, saying which limit bites."""
     if amount <= 0:
         raise ValidationFailed.single("amount", "not_positive", _("The amount must be positive."))
-    support = case_supportable(case, rule)
+    support = selectors.case_supportable(case=case, rule=rule or _rule_for(case.programme, case.support_type))
     if amount > support.amount:
         binding = support.binding
         raise ValidationFailed.single(
             "amount",
             "above_supportable",
             _("%(amount)s VND is above the %(max)s VND this case can receive: %(reason)s.")
-            % {"amount": amount, "max": support.amount, "reason": binding.reason},
+            % {"amount": vnd(amount), "max": vnd(support.amount), "reason": binding.reason},
             max_supportable_amount=support.amount,
             limit=binding.code,
         )
     return support
-
-
-def case_eligibility(case: Case) -> limits.Eligibility:
-    """Every condition of the case's rule, checked against its enterprise and other cases."""
-    rule = _rule_for(case.programme, case.support_type)
-    return limits.eligibility(case=case, rule=rule, cost_lines=CostLine.objects.filter(case=case).count())
 
 
 @transaction.atomic
@@ -571,15 +602,14 @@ def case_submit(*, case: Case, actor: User, comment: str = "") -> Case:
             % {"opens": programme.opens_on.isoformat(), "closes": programme.closes_on.isoformat()}
         )
     case.enterprise = Enterprise.objects.select_for_update().get(pk=case.enterprise_id)
-    result = case_eligibility(case)
+    result = selectors.case_eligibility(case=case)
     if not result.eligible:
         raise Ineligible(
             _("The application does not meet the rule: %(reasons)s")
             % {"reasons": " ".join(str(check.reason) for check in result.failed)},
             checks=result.as_data(),
         )
-    enterprise = case.enterprise
-    priority = int(enterprise.women_owned) + int(enterprise.many_female_employees) + int(enterprise.social_enterprise)
+    priority = case.enterprise.priority_flags
     now = timezone.now()
     reference = _next_reference(programme.reference_prefix, timezone.localtime(now).year)
     effect = Effect(
@@ -631,7 +661,7 @@ def case_resubmit(*, case: Case, actor: User, comment: str = "") -> Case:
     met at submission and are not judged again.
     """
     authorize(case, "resubmit", actor)
-    result = case_eligibility(case)
+    result = selectors.case_eligibility(case=case)
     costs = next(check for check in result.checks if check.code == "cost_lines")
     if not costs.passed:
         raise Ineligible(costs.reason, checks=result.as_data())
@@ -685,7 +715,7 @@ def case_approve(*, case: Case, actor: User, amount: int | None = None, comment:
     if amount > available:
         raise BudgetExceeded(
             _("The programme's available budget (%(available)s VND) is less than %(amount)s VND.")
-            % {"available": available, "amount": amount},
+            % {"available": vnd(available), "amount": vnd(amount)},
             available=available,
         )
     decided_rule = {**limits.rule_values(rule), "supportable": support.as_data()}
@@ -738,7 +768,7 @@ def case_disburse(
             FieldError(
                 "amount",
                 "above_approved",
-                _("The payment cannot exceed the approved %(limit)s VND.") % {"limit": case.approved_amount},
+                _("The payment cannot exceed the approved %(limit)s VND.") % {"limit": vnd(case.approved_amount)},
             )
         )
     today = timezone.localdate()

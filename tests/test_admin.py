@@ -14,7 +14,7 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.roles import Role
 from cases import services
-from cases.models import Programme, SupportRule, SupportType
+from cases.models import Programme, SupportRule, SupportRuleChange, SupportType
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +135,13 @@ def test_manager_changes_a_rules_percent_through_the_service(manager_in_admin, t
     assert call["actor"].username == "staff_manager"
     assert call["rule"].pk == trademark_rule.pk
     assert call["data"] == {"percent": Decimal("65.5")}
+    [change] = SupportRuleChange.objects.filter(programme=trademark_rule.programme)
+    assert (change.kind, change.before, change.after, change.actor.username) == (
+        "changed",
+        {"percent": "50.00"},
+        {"percent": "65.50"},
+        "staff_manager",
+    )
 
 
 def test_manager_sets_a_rules_conditions_in_the_admin(manager_in_admin, trademark_rule, rule_update_calls):

@@ -6,11 +6,13 @@ from django.conf import settings
 import datetime as dt
 
 from django.db import migrations, models
+from django.utils import timezone
 
 
 def backfill_queue(apps, schema_editor):  # type: ignore[no-untyped-def]
     """Priority and queue position for cases made before the queue existed; the flags are
-    the enterprise's today, the best record there is of what they were at submission."""
+    the enterprise's today, the best record there is of what they were at submission.
+    (A frozen copy of cases.models.queue_key_for.)"""
     Case = apps.get_model("cases", "Case")
     for case in Case.objects.select_related("enterprise").iterator():
         e = case.enterprise
@@ -18,7 +20,8 @@ def backfill_queue(apps, schema_editor):  # type: ignore[no-untyped-def]
         if case.submitted_at is None:
             key = "9" + case.created_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
         else:
-            key = str(3 - priority) + case.submitted_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+            day = timezone.localdate(case.submitted_at).strftime("%Y%m%d")
+            key = day + str(3 - priority) + case.submitted_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
             Case.objects.filter(pk=case.pk).update(priority=priority)
         Case.objects.filter(pk=case.pk).update(queue_key=key)
 

@@ -114,10 +114,10 @@ def test_applicant_creates_a_draft_with_cost_lines_and_sees_the_breakdown(client
         {
             "code": "percent_of_cost",
             "amount": 20_000_000,
-            "reason": "50% of the eligible cost of 40000000 VND is 20000000 VND",
+            "reason": "50% of the eligible cost of 40,000,000 VND is 20,000,000 VND",
         },
-        {"code": "item_cap", "amount": 30_000_000, "reason": "the rule pays at most 30000000 VND per item"},
-        {"code": "requested_amount", "amount": 20_000_000, "reason": "the enterprise asked for 20000000 VND"},
+        {"code": "item_cap", "amount": 30_000_000, "reason": "the rule pays at most 30,000,000 VND per item"},
+        {"code": "requested_amount", "amount": 20_000_000, "reason": "the enterprise asked for 20,000,000 VND"},
     ]
 
 
@@ -301,16 +301,20 @@ def test_member_cannot_replace_cost_lines_outside_draft_or_supplement(client_for
 
 
 @pytest.mark.parametrize(
-    ("state", "persona"),
+    ("state", "persona", "status", "code"),
     [
-        ("submitted", "officer"),
-        ("submitted", "manager"),
-        ("in_review", "officer"),
-        ("awaiting_supplement", "officer"),
-        ("awaiting_supplement", "manager"),
+        ("submitted", "manager", 403, "permission_denied"),
+        ("in_review", "manager", 403, "permission_denied"),
+        ("awaiting_supplement", "manager", 403, "permission_denied"),
+        ("in_review", "officer2", 403, "permission_denied"),  # not the assigned officer
+        ("submitted", "officer", 409, "invalid_state"),
+        ("awaiting_supplement", "officer", 409, "invalid_state"),
+        ("recommended", "officer", 409, "invalid_state"),
     ],
 )
-def test_officers_and_managers_cannot_replace_cost_lines(request, client_for, case_in, state, persona):
+def test_reviewers_change_cost_lines_only_as_the_assigned_officer_during_review(
+    request, client_for, case_in, state, persona, status, code
+):
     case = case_in(state)
     before = _snapshot(case)
 
@@ -318,8 +322,29 @@ def test_officers_and_managers_cannot_replace_cost_lines(request, client_for, ca
         _url(case, "cost-lines/"), {"cost_lines": [_line(1_000)]}, format="json"
     )
 
-    assert assert_problem(response, 403)["code"] == "permission_denied"
+    assert assert_problem(response, status)["code"] == code
     assert _snapshot(case) == before
+
+
+def test_the_assigned_officer_corrects_the_cost_lines_during_review(client_for, case_in, officer):
+    case = case_in("in_review")
+    version = case.version
+
+    response = client_for(officer).put(
+        _url(case, "cost-lines/"), {"cost_lines": [_line(30_000_000, invoice_number="HD-KT")]}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["state"], body["version"], body["eligible_cost"], body["max_supportable_amount"]) == (
+        "in_review",
+        version + 1,
+        30_000_000,
+        15_000_000,
+    )
+    event = CaseEvent.objects.filter(case=case).order_by("-seq").first()
+    assert event is not None
+    assert (event.action, event.actor_id, event.data["eligible_cost"]) == ("cost_lines", officer.pk, 30_000_000)
 
 
 @pytest.mark.parametrize(
@@ -372,11 +397,11 @@ def test_members_and_reviewers_read_the_cost_lines(client_for, case_in, applican
         {**_line(3_000_000, invoice_number="HD-3"), "position": 2},
     ]
 
-    assert client_for(applicant).get(_url(draft, "cost-lines/")).json() == expected
+    assert client_for(applicant).get(_url(draft, "cost-lines/")).json() == {"cost_lines": expected}
     for user in (applicant, officer, manager):
         response = client_for(user).get(_url(submitted, "cost-lines/"))
         assert response.status_code == 200
-        assert response.json() == expected
+        assert response.json() == {"cost_lines": expected}
 
 
 @pytest.mark.parametrize(("lines", "field", "code"), [row[1:] for row in BAD_LINES], ids=[r[0] for r in BAD_LINES])
@@ -488,12 +513,14 @@ def test_bad_body_on_a_submitted_case_is_409_before_400(client_for, case_in, app
     assert assert_problem(response, 409)["code"] == "invalid_state"
 
 
-def test_bad_body_from_an_officer_is_403_before_400(client_for, case_in, officer):
+def test_bad_body_from_a_manager_is_403_before_400(client_for, case_in, manager, officer):
     case = case_in("awaiting_supplement")
 
-    response = client_for(officer).put(_url(case, "cost-lines/"), {"cost_lines": "x"}, format="json")
-
+    response = client_for(manager).put(_url(case, "cost-lines/"), {"cost_lines": "x"}, format="json")
     assert assert_problem(response, 403)["code"] == "permission_denied"
+
+    response = client_for(officer).put(_url(case, "cost-lines/"), {"cost_lines": "x"}, format="json")
+    assert assert_problem(response, 409)["code"] == "invalid_state"
 
 
 # --- The supportable amount, limit by limit ------------------------------------------------
@@ -545,7 +572,7 @@ def test_what_is_left_of_the_enterprise_yearly_cap_binds(client_for, case_in, ap
     assert supportable["limits"][-1] == {
         "code": "enterprise_year_cap",
         "amount": 15_000_000,
-        "reason": "15000000 VND is left of the enterprise's yearly cap of 25000000 VND",
+        "reason": "15,000,000 VND is left of the enterprise's yearly cap of 25,000,000 VND",
     }
 
 
@@ -628,7 +655,7 @@ def test_percent_of_cost_rounds_down_to_whole_vnd(client_for, case_in, applicant
 
     assert (supportable["amount"], supportable["binding_limit"]) == (3_333_000, "percent_of_cost")
     assert supportable["percent"] == pytest.approx(33.33)
-    assert supportable["limits"][0]["reason"] == "33.33% of the eligible cost of 10000001 VND is 3333000 VND"
+    assert supportable["limits"][0]["reason"] == "33.33% of the eligible cost of 10,000,001 VND is 3,333,000 VND"
 
 
 def test_changing_the_rule_changes_the_amount_of_an_undecided_case(client_for, case_in, officer, programme):
@@ -650,7 +677,7 @@ def test_approval_records_the_rule_and_breakdown_and_a_later_rule_change_keeps_t
 
     expected = {
         "support_type": "trademark",
-        "percent": "50.00",
+        "percent": 50.0,
         "cap_amount": 30_000_000,
         "enterprise_year_cap": None,
         "max_items_per_enterprise": None,
@@ -661,9 +688,9 @@ def test_approval_records_the_rule_and_breakdown_and_a_later_rule_change_keeps_t
         "payment_trigger": "valid_application",
         "legal_basis": "",
         "supportable": {
-            "max_supportable_amount": 20_000_000,
+            "amount": 20_000_000,
             "eligible_cost": 40_000_000,
-            "percent": "50.00",
+            "percent": 50.0,
             "binding_limit": "percent_of_cost",
             "limits": [
                 {"code": "percent_of_cost", "amount": 20_000_000},
@@ -678,7 +705,7 @@ def test_approval_records_the_rule_and_breakdown_and_a_later_rule_change_keeps_t
 
 
 def _without_params(decided_rule: dict[str, Any]) -> dict[str, Any]:
-    """The recorded rule with each limit as code and amount (the wording's parameters aside)."""
+    """The recorded rule with each limit as code and amount (its worded reason aside)."""
     supportable = decided_rule["supportable"]
     limits = [{"code": limit["code"], "amount": limit["amount"]} for limit in supportable["limits"]]
     return {**decided_rule, "supportable": {**supportable, "limits": limits}}
@@ -699,8 +726,8 @@ def test_recommending_above_the_supportable_amount_is_400_naming_the_limit(clien
     assert body["errors"][0]["code"] == "above_supportable"
     assert (body["limit"], body["max_supportable_amount"]) == ("percent_of_cost", 20_000_000)
     assert body["detail"] == (
-        "20000001 VND is above the 20000000 VND this case can receive: "
-        "50% of the eligible cost of 40000000 VND is 20000000 VND."
+        "20,000,001 VND is above the 20,000,000 VND this case can receive: "
+        "50% of the eligible cost of 40,000,000 VND is 20,000,000 VND."
     )
     assert _snapshot(case) == before
 
@@ -734,7 +761,7 @@ def test_recommendation_is_capped_by_the_item_cap(client_for, case_in, officer):
         "item_cap",
         30_000_000,
     )
-    assert "the rule pays at most 30000000 VND per item" in body["detail"]
+    assert "the rule pays at most 30,000,000 VND per item" in body["detail"]
     assert _snapshot(case) == before
 
 
@@ -767,7 +794,7 @@ def test_approving_above_the_supportable_amount_is_400_and_commits_nothing(clien
         "percent_of_cost",
         20_000_000,
     )
-    assert "20000001 VND is above the 20000000 VND" in body["detail"]
+    assert "20,000,001 VND is above the 20,000,000 VND" in body["detail"]
     assert _snapshot(case) == before
     assert BudgetEntry.objects.count() == budget_entries
     assert Case.objects.get(pk=case.pk).approved_amount is None
@@ -789,7 +816,7 @@ def test_approving_the_recommended_amount_is_refused_once_the_yearly_cap_is_used
         "enterprise_year_cap",
         5_000_000,
     )
-    assert "5000000 VND is left of the enterprise's yearly cap of 15000000 VND" in body["detail"]
+    assert "5,000,000 VND is left of the enterprise's yearly cap of 15,000,000 VND" in body["detail"]
     assert _snapshot(case) == before
 
 
@@ -841,11 +868,11 @@ def test_limit_reasons_and_refusals_are_in_the_request_language(client_for, case
     )
 
     assert detail["supportable"]["limits"][0]["reason"] == (
-        "tỷ lệ hỗ trợ 50% trên chi phí hợp lệ 40000000 VND tương ứng 20000000 VND"
+        "tỷ lệ hỗ trợ 50% trên chi phí hợp lệ 40.000.000 VND tương ứng 20.000.000 VND"
     )
     body = assert_field_errors(refusal, "amount")
     assert (body["errors"][0]["code"], body["limit"]) == ("above_supportable", "percent_of_cost")
-    assert "tỷ lệ hỗ trợ 50% trên chi phí hợp lệ 40000000 VND" in body["detail"]
+    assert "tỷ lệ hỗ trợ 50% trên chi phí hợp lệ 40.000.000 VND" in body["detail"]
     assert "is above" not in body["detail"]
 
 

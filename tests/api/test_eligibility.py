@@ -302,7 +302,7 @@ FAILING: list[tuple[str, Arrange, dict[str, str]]] = [
     (
         "year-cap",
         _year_cap,
-        {"enterprise_year_cap": "The enterprise has used all of its yearly cap of 10000000 VND under this rule."},
+        {"enterprise_year_cap": "The enterprise has used all of its yearly cap of 10,000,000 VND under this rule."},
     ),
     (
         "no-cost-lines",
@@ -401,12 +401,12 @@ PASSING: list[tuple[str, Arrange, dict[str, str]]] = [
     (
         "item-count",
         _one_item_of_two,
-        {"item_count": "The enterprise has 1 other live applications under this rule; it may have 2."},
+        {"item_count": "Other live applications of the enterprise under this rule: 1; it may have 2."},
     ),
     (
         "year-cap",
         _year_cap_partly_used,
-        {"enterprise_year_cap": "15000000 VND is left of the enterprise's yearly cap of 25000000 VND."},
+        {"enterprise_year_cap": "15,000,000 VND is left of the enterprise's yearly cap of 25,000,000 VND."},
     ),
     ("cost-lines", _three_cost_lines, {"cost_lines": "Invoiced cost lines declared: 3."}),
 ]
@@ -448,7 +448,7 @@ def test_drafts_and_refused_withdrawn_or_cancelled_cases_do_not_count_as_items(
 
     assert (body["eligible"], _reason(body, "item_count")) == (
         True,
-        "The enterprise has 0 other live applications under this rule; it may have 1.",
+        "Other live applications of the enterprise under this rule: 0; it may have 1.",
     )
 
 
@@ -479,7 +479,8 @@ def test_cases_of_other_enterprises_programmes_or_support_types_do_not_count(
 
     assert body["eligible"] is True
     assert (
-        _reason(body, "enterprise_year_cap") == "10000000 VND is left of the enterprise's yearly cap of 10000000 VND."
+        _reason(body, "enterprise_year_cap")
+        == "10,000,000 VND is left of the enterprise's yearly cap of 10,000,000 VND."
     )
 
 
@@ -508,7 +509,7 @@ def test_a_case_does_not_count_against_its_own_items(client_for, case_in, office
 
     assert (body["eligible"], _reason(body, "item_count")) == (
         True,
-        "The enterprise has 0 other live applications under this rule; it may have 1.",
+        "Other live applications of the enterprise under this rule: 0; it may have 1.",
     )
 
 
@@ -737,7 +738,7 @@ def _pages(client: Any, url: str) -> list[str]:
 
 
 def test_officers_queue_lists_more_flags_first_then_first_come(client_for, officer, queue):
-    body = client_for(officer).get("/api/v1/cases/?ordering=priority").json()
+    body = client_for(officer).get("/api/v1/cases/?ordering=queue").json()
 
     names = {str(case.pk): name for name, case in queue.items()}
     assert [names[row["id"]] for row in body["results"]] == ["C3", "B2", "F2", "E1", "G1-other", "A0", "D0"]
@@ -745,7 +746,7 @@ def test_officers_queue_lists_more_flags_first_then_first_come(client_for, offic
 
 
 def test_members_see_their_drafts_after_every_submitted_case(client_for, applicant, queue):
-    body = client_for(applicant).get("/api/v1/cases/?ordering=priority").json()
+    body = client_for(applicant).get("/api/v1/cases/?ordering=queue").json()
 
     names = {str(case.pk): name for name, case in queue.items()}
     assert [names[row["id"]] for row in body["results"]] == [
@@ -761,7 +762,7 @@ def test_members_see_their_drafts_after_every_submitted_case(client_for, applica
 
 
 def test_descending_priority_reverses_the_queue(client_for, applicant, queue):
-    body = client_for(applicant).get("/api/v1/cases/?ordering=-priority").json()
+    body = client_for(applicant).get("/api/v1/cases/?ordering=-queue").json()
 
     names = {str(case.pk): name for name, case in queue.items()}
     assert [names[row["id"]] for row in body["results"]] == [
@@ -776,7 +777,7 @@ def test_descending_priority_reverses_the_queue(client_for, applicant, queue):
     ]
 
 
-@pytest.mark.parametrize("ordering", ["priority", "-priority"])
+@pytest.mark.parametrize("ordering", ["queue", "-queue"])
 @pytest.mark.parametrize("persona", ["applicant", "officer"])
 def test_pages_of_the_queue_list_every_case_once_in_order(request, client_for, queue, persona, ordering):
     client = client_for(request.getfixturevalue(persona))
@@ -789,7 +790,7 @@ def test_pages_of_the_queue_list_every_case_once_in_order(request, client_for, q
 
 
 @pytest.mark.parametrize(
-    "ordering", ["urgency", "queue_key", "-queue_key", "priority,bogus", "reference"], ids=lambda o: o
+    "ordering", ["urgency", "queue_key", "-queue_key", "priority", "queue,bogus", "reference"], ids=lambda o: o
 )
 def test_unknown_ordering_is_400(client_for, officer, ordering):
     response = client_for(officer).get(f"/api/v1/cases/?ordering={ordering}")
@@ -799,11 +800,11 @@ def test_unknown_ordering_is_400(client_for, officer, ordering):
 
 
 def test_queue_ordering_needs_a_token(client_for):
-    assert_problem(client_for(None).get("/api/v1/cases/?ordering=priority"), 401)
+    assert_problem(client_for(None).get("/api/v1/cases/?ordering=queue"), 401)
 
 
 def test_priority_ordering_is_scoped_to_the_reader(client_for, queue, other_applicant):
-    body = client_for(other_applicant).get("/api/v1/cases/?ordering=priority").json()
+    body = client_for(other_applicant).get("/api/v1/cases/?ordering=queue").json()
 
     assert [row["id"] for row in body["results"]] == [str(queue["G1-other"].pk)]
 

@@ -143,7 +143,7 @@ def test_patching_rules_updates_a_support_types_rule_in_place(client_for, manage
     assert stored(programme, SupportType.PATENT)["cap_amount"] == 99 * MILLION
 
 
-def test_a_replaced_rule_takes_defaults_for_the_fields_it_omits(client_for, manager, programme):
+def test_a_replaced_rule_keeps_the_fields_it_omits(client_for, manager, programme):
     client = client_for(manager)
     assert client.patch(rule_url(), {"province_codes": ["68"], "max_items_per_enterprise": 2}).status_code == 200
 
@@ -156,7 +156,8 @@ def test_a_replaced_rule_takes_defaults_for_the_fields_it_omits(client_for, mana
     assert response.status_code == 200, response.content
     row = stored(programme)
     assert (row["percent"], row["cap_amount"]) == (40, 20 * MILLION)
-    assert (row["province_codes"], row["max_items_per_enterprise"]) == ([], None)
+    # a client that knows only percent and cap does not wipe what another set
+    assert (row["province_codes"], row["max_items_per_enterprise"]) == (["68"], 2)
     assert [r["support_type"] for r in response.json()["rules"]] == ["trademark"]
 
 
@@ -492,7 +493,8 @@ def test_an_approved_case_keeps_the_rule_it_was_decided_under(client_for, case_i
     )
     assert response.status_code == 200, response.content
 
-    expected = {
+    # what the trail keeps (plain data) and what the API shows of it
+    recorded = {
         **DEFAULT_RULE,
         "supportable": {
             "max_supportable_amount": 20 * MILLION,
@@ -506,9 +508,32 @@ def test_an_approved_case_keeps_the_rule_it_was_decided_under(client_for, case_i
             ],
         },
     }
+    shown = {
+        **DEFAULT_RULE,
+        "percent": 50.0,
+        "supportable": {
+            "amount": 20 * MILLION,
+            "eligible_cost": 40 * MILLION,
+            "percent": 50.0,
+            "binding_limit": "percent_of_cost",
+            "limits": [
+                {
+                    "code": "percent_of_cost",
+                    "amount": 20 * MILLION,
+                    "reason": "50% of the eligible cost of 40,000,000 VND is 20,000,000 VND",
+                },
+                {"code": "item_cap", "amount": 30 * MILLION, "reason": "the rule pays at most 30,000,000 VND per item"},
+                {
+                    "code": "requested_amount",
+                    "amount": 20 * MILLION,
+                    "reason": "the enterprise asked for 20,000,000 VND",
+                },
+            ],
+        },
+    }
     for user in (applicant, officer):
         detail = client_for(user).get(f"/api/v1/cases/{case.pk}/").json()
-        assert detail["decided_rule"] == expected
+        assert detail["decided_rule"] == shown
         assert detail["approved_amount"] == 10 * MILLION
         # the breakdown shown is the recorded one, not the new rule's (12M cap would bite)
         assert (detail["max_supportable_amount"], detail["supportable"]["binding_limit"]) == (
@@ -518,11 +543,11 @@ def test_an_approved_case_keeps_the_rule_it_was_decided_under(client_for, case_i
         assert detail["supportable"]["limits"][1] == {
             "code": "item_cap",
             "amount": 30 * MILLION,
-            "reason": "the rule pays at most 30000000 VND per item",
+            "reason": "the rule pays at most 30,000,000 VND per item",
         }
     events = client_for(applicant).get(f"/api/v1/cases/{case.pk}/events/").json()["results"]
     [approve] = [event for event in events if event["action"] == "approve"]
-    assert approve["data"]["rule"] == expected
+    assert approve["data"]["rule"] == recorded
     assert approve["data"]["amount"] == 10 * MILLION
 
 
@@ -546,9 +571,11 @@ def test_the_decision_records_every_condition_of_the_rule(client_for, case_in, m
     assert decided["supportable"]["limits"][-1] == {
         "code": "enterprise_year_cap",
         "amount": 25 * MILLION,
-        "params": {"cap": 25 * MILLION},
+        "reason": "25,000,000 VND is left of the enterprise's yearly cap of 25,000,000 VND",
     }
-    assert CaseEvent.objects.get(case=case, action="approve").data["rule"] == decided
+    trail = CaseEvent.objects.get(case=case, action="approve").data["rule"]
+    assert {key: trail[key] for key in conditions} == conditions
+    assert trail["supportable"]["limits"][-1]["params"] == {"cap": 25 * MILLION}
 
 
 def test_an_approved_case_is_still_paid_its_approved_amount_after_the_cap_drops_below_it(
@@ -619,3 +646,84 @@ def test_a_draft_is_refused_on_submit_once_the_rule_excludes_its_province(client
     assert [check["code"] for check in body["checks"] if not check["passed"]] == ["province"]
     case.refresh_from_db()
     assert (case.state, case.reference) == (CaseState.DRAFT, None)
+
+
+# --- The rules' history ------------------------------------------------------------------
+
+
+def changes_url(code: str = "shtt-test") -> str:
+    return f"{PROGRAMMES_URL}{code}/rule-changes/"
+
+
+def history(client: Any, code: str = "shtt-test") -> list[dict[str, Any]]:
+    response = client.get(changes_url(code))
+    assert response.status_code == 200, response.content
+    return [{k: row[k] for k in ("support_type", "kind", "before", "after")} for row in response.json()["results"]]
+
+
+def test_creating_a_programme_records_each_rule_as_created_by_the_manager(client_for, manager, applicant):
+    client = client_for(manager)
+    assert client.post(PROGRAMMES_URL, programme_payload([FULL_RULE]), format="json").status_code == 201
+
+    [row] = client_for(applicant).get(changes_url("shtt-2027")).json()["results"]
+
+    assert (row["support_type"], row["kind"], row["before"]) == ("patent", "created", {})
+    assert row["after"] == {k: v for k, v in FULL_RULE.items() if k != "support_type"}
+    assert row["actor"] == {"id": str(manager.pk), "username": "manager"}
+
+
+def test_a_rule_change_records_only_the_fields_that_changed(client_for, manager, programme):
+    client = client_for(manager)
+    assert client.patch(rule_url(), {"percent": 40, "legal_basis": "NQ 5/2026"}, format="json").status_code == 200
+    assert client.patch(rule_url(), {"percent": "40.00"}, format="json").status_code == 200  # no change, no row
+
+    assert history(client) == [
+        {
+            "support_type": "trademark",
+            "kind": "changed",
+            "before": {"percent": "50.00", "legal_basis": ""},
+            "after": {"percent": "40.00", "legal_basis": "NQ 5/2026"},
+        }
+    ]
+
+
+def test_replacing_the_rule_set_records_removed_and_created_rules(client_for, manager):
+    ProgrammeFactory(code="shtt-two", rules=[{"support_type": "trademark", "percent": 50, "cap_amount": 5 * MILLION}])
+    client = client_for(manager)
+    body = {"rules": [{"support_type": "copyright", "percent": 30, "cap_amount": MILLION}]}
+
+    assert client.patch(programme_url("shtt-two"), body, format="json").status_code == 200
+
+    rows = history(client, "shtt-two")
+    assert [(r["support_type"], r["kind"]) for r in rows] == [("trademark", "removed"), ("copyright", "created")]
+    assert rows[0]["before"]["cap_amount"] == 5 * MILLION
+    assert rows[1]["after"]["percent"] == "30.00"
+
+
+def test_a_refused_rule_change_records_nothing(client_for, manager, applicant, programme):
+    assert client_for(applicant).patch(rule_url(), {"percent": 10}, format="json").status_code == 403
+    assert client_for(manager).patch(rule_url(), {"percent": 101}, format="json").status_code == 400
+
+    assert history(client_for(manager)) == []
+
+
+@pytest.mark.parametrize("persona", ["applicant", "officer", "manager", "partner"])
+def test_every_signed_in_user_reads_the_rules_history(request, client_for, programme, persona):
+    assert client_for(request.getfixturevalue(persona)).get(changes_url()).status_code == 200
+
+
+def test_the_rules_history_needs_a_token_and_a_real_programme(client_for, applicant):
+    assert_problem(client_for(None).get(changes_url()), 401)
+    assert_problem(client_for(applicant).get(changes_url("no-such-programme")), 404)
+
+
+def test_rule_history_rows_are_append_only(client_for, manager, programme):
+    from cases.models import SupportRuleChange
+
+    client_for(manager).patch(rule_url(), {"percent": 40}, format="json")
+    row = SupportRuleChange.objects.get()
+    row.after = {"percent": "99.00"}
+    with pytest.raises(RuntimeError):
+        row.save()
+    with pytest.raises(RuntimeError):
+        row.delete()

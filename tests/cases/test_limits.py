@@ -86,7 +86,7 @@ def _support(cost: int, requested: int = 20_000_000, usage: EnterpriseUsage = NO
     ("amount", "percent", "expected"),
     [
         (40_000_000, Decimal("50"), 20_000_000),
-        (10_000_001, Decimal("33.33"), 3_333_000),  # 3,333,000.3333 VND
+        (10_000_001, Decimal("33.33"), 3_333_000),  # 3,333,000.3,333 VND
         (10_000_000, Decimal("33.33"), 3_333_000),  # exact
         (199, Decimal("50"), 99),  # 99.5 rounds down, never up
         (3, Decimal("33.33"), 0),  # 0.9999
@@ -191,7 +191,7 @@ def test_the_yearly_cap_counts_what_is_held_and_never_goes_below_zero():
 
     assert (support.amount, support.binding.code) == (0, "enterprise_year_cap")
     assert support.limits[-1].amount == 0
-    assert _en(support.limits[-1]) == "0 VND is left of the enterprise's yearly cap of 25000000 VND"
+    assert _en(support.limits[-1]) == "0 VND is left of the enterprise's yearly cap of 25,000,000 VND"
 
 
 def test_no_yearly_cap_and_no_item_maximum_add_no_limits():
@@ -242,7 +242,7 @@ def test_supportable_as_data_is_what_a_decision_records():
 def test_the_percent_reads_without_trailing_zeros(percent, text):
     support = _support(40_000_000, percent=percent)
 
-    assert _en(support.limits[0]).startswith(f"{text} of the eligible cost of 40000000 VND")
+    assert _en(support.limits[0]).startswith(f"{text} of the eligible cost of 40,000,000 VND")
 
 
 # --- eligibility ----------------------------------------------------------------------------
@@ -414,10 +414,10 @@ def test_live_items_must_stay_below_the_maximum(items, passed):
 @pytest.mark.parametrize(
     ("held", "passed", "reason"),
     [
-        (0, True, "25000000 VND is left of the enterprise's yearly cap of 25000000 VND."),
-        (24_999_999, True, "1 VND is left of the enterprise's yearly cap of 25000000 VND."),
-        (25_000_000, False, "The enterprise has used all of its yearly cap of 25000000 VND under this rule."),
-        (30_000_000, False, "The enterprise has used all of its yearly cap of 25000000 VND under this rule."),
+        (0, True, "25,000,000 VND is left of the enterprise's yearly cap of 25,000,000 VND."),
+        (24_999_999, True, "1 VND is left of the enterprise's yearly cap of 25,000,000 VND."),
+        (25_000_000, False, "The enterprise has used all of its yearly cap of 25,000,000 VND under this rule."),
+        (30_000_000, False, "The enterprise has used all of its yearly cap of 25,000,000 VND under this rule."),
     ],
 )
 def test_some_of_the_yearly_cap_must_be_left(held, passed, reason):
