@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Case, CaseState, SupportType
+from cases.models import Case, CaseState, CostLine, SupportType
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -19,6 +19,10 @@ class CaseFilter(django_filters.FilterSet):
     assigned_officer = django_filters.UUIDFilter(field_name="assigned_officer_id")
     submitted_after = django_filters.DateTimeFilter(field_name="submitted_at", lookup_expr="gte")
     submitted_before = django_filters.DateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    has_cost_lines = django_filters.BooleanFilter(
+        method="filter_has_cost_lines",
+        help_text=_("false: cases with no cost line yet (support is a share of invoiced costs)."),
+    )
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=100,
@@ -35,8 +39,15 @@ class CaseFilter(django_filters.FilterSet):
             "assigned_officer",
             "submitted_after",
             "submitted_before",
+            "has_cost_lines",
             "search",
         ]
+
+    def filter_has_cost_lines(self, queryset: QuerySet[Case], name: str, value: bool | None) -> QuerySet[Case]:
+        if value is None:
+            return queryset
+        lines = CostLine.objects.filter(case=OuterRef("pk"))
+        return queryset.filter(Exists(lines)) if value else queryset.exclude(Exists(lines))
 
     def filter_search(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
         term = value.strip()

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cases.models import Case, CaseEvent
+from cases.models import Case, CaseEvent, CostLine
 from tests.factories import make_case
 
 pytestmark = pytest.mark.django_db
@@ -197,6 +197,9 @@ def test_list_filters(client_for, case_in, officer, other_applicant, other_enter
     assert ids("programme=nope") == set()
     assert ids("submitted_after=2999-01-01T00:00:00Z") == set()
     assert len(ids("submitted_before=2999-01-01T00:00:00Z")) == 4
+    CostLine.objects.filter(case=in_review).delete()  # as for a case from before cost lines
+    assert ids("has_cost_lines=false") == {str(in_review.pk)}
+    assert ids("has_cost_lines=true") == {str(c.pk) for c in (submitted, approved, other)}
 
 
 def test_bad_filter_value_is_400(client_for, officer):
