@@ -70,6 +70,8 @@ CASE_DEFAULTS: dict[str, Any] = {
     "received_at": None,
     "decided_at": None,
     "deleted_at": None,
+    "decided_rule": None,
+    "priority": 0,
 }
 
 
