@@ -519,6 +519,11 @@ class EligibilityOutput(serializers.Serializer[Any]):
 
 
 class CostLineInput(StrictInput):
+    position = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text=_("Optional; lines are numbered in list order, so a given position must match it."),
+    )
     description = serializers.CharField(max_length=255)
     amount = serializers.IntegerField(min_value=1, max_value=MAX_VND, help_text=_("VND, tax included."))
     invoice_number = serializers.CharField(max_length=50)
@@ -526,10 +531,26 @@ class CostLineInput(StrictInput):
     payee = serializers.CharField(max_length=255, help_text=_("Who was paid: the IP office, an agent, a lab."))
 
 
+def _numbered_in_order(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lines as read (with `position`) may be sent back; a position that disagrees with the
+    line's place in the list is refused rather than silently renumbered."""
+    errors = {
+        index: {"position": [_("This line is number %(n)s in the list.") % {"n": index + 1}]}
+        for index, line in enumerate(lines)
+        if line.get("position", index + 1) != index + 1
+    }
+    if errors:
+        raise serializers.ValidationError(errors, code="position_mismatch")  # type: ignore[arg-type]
+    return [{name: value for name, value in line.items() if name != "position"} for line in lines]
+
+
 class CaseCostLinesInput(StrictInput):
     cost_lines: serializers.ListSerializer[Any] = serializers.ListSerializer(
         child=CostLineInput(), max_length=50, help_text=_("Replaces every cost line of the case.")
     )
+
+    def validate_cost_lines(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return _numbered_in_order(value)
 
 
 class CaseCreateInput(StrictInput):
@@ -542,6 +563,9 @@ class CaseCreateInput(StrictInput):
     cost_lines: serializers.ListSerializer[Any] = serializers.ListSerializer(
         child=CostLineInput(), max_length=50, required=False, default=list
     )
+
+    def validate_cost_lines(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return _numbered_in_order(value)
 
 
 class CaseUpdateInput(StrictInput):

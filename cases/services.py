@@ -152,7 +152,7 @@ def _save_rule(rule: SupportRule, values: dict[str, Any], *, actor: User | None)
         before={} if adding else {name: before[name] for name in changed},
         after={name: after[name] for name in RULE_FIELDS} if adding else {name: after[name] for name in changed},
         actor=actor,
-        at=timezone.now(),
+        at=rule.updated_at,  # the same instant the rule shows as its last change
     )
 
 

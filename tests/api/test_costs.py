@@ -916,3 +916,30 @@ def test_eligibility_costs_the_same_queries_for_1_and_40_cost_lines(client_for, 
     client = client_for(officer)
 
     assert _queries(client, _url(one, "eligibility/")) == _queries(client, _url(forty, "eligibility/"))
+
+
+# --- Round trip ---------------------------------------------------------------------------
+
+
+def test_cost_lines_read_can_be_sent_back_as_they_are(client_for, case_in, applicant):
+    case = case_in("draft", cost_lines=[cost_line(7_000_000), cost_line(3_000_000, invoice_number="HD-2")])
+    client = client_for(applicant)
+    read = client.get(_url(case, "cost-lines/")).json()
+    read["cost_lines"][1]["amount"] = 4_000_000
+
+    response = client.put(_url(case, "cost-lines/"), read, format="json")
+
+    assert response.status_code == 200, response.content
+    assert _lines_of(case) == [(1, "HD-0001", 7_000_000), (2, "HD-2", 4_000_000)]
+
+
+def test_a_position_that_disagrees_with_the_list_order_is_400_not_renumbered(client_for, case_in, applicant):
+    case = case_in("draft", cost_lines=[cost_line(7_000_000), cost_line(3_000_000, invoice_number="HD-2")])
+    before = _snapshot(case)
+    swapped = [{**_line(3_000_000), "position": 2}, {**_line(7_000_000), "position": 1}]
+
+    response = client_for(applicant).put(_url(case, "cost-lines/"), {"cost_lines": swapped}, format="json")
+
+    body = assert_field_errors(response, "cost_lines[0].position", "cost_lines[1].position")
+    assert {e["code"] for e in body["errors"]} == {"position_mismatch"}
+    assert _snapshot(case) == before
