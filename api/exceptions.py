@@ -17,7 +17,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from common.exceptions import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
+from common.exceptions import Conflict, DomainError, NotAllowed, NotFound, TooLarge, UnsupportedMedia, ValidationFailed
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:ipsupport:problem:"
@@ -93,6 +93,8 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (NotAllowed, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (TooLarge, 413),
+    (UnsupportedMedia, 415),
 )
 
 

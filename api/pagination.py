@@ -60,3 +60,9 @@ class RuleChangePagination(KeysetPagination):
     """A rule's history reads oldest first, like a case's trail."""
 
     ordering = "at"
+
+
+class DocumentPagination(KeysetPagination):
+    """A case's documents read oldest first, versions in the order they came."""
+
+    ordering = "uploaded_at"

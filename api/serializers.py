@@ -23,6 +23,8 @@ from cases.models import (
     CaseEvent,
     CaseState,
     CostLine,
+    Document,
+    DocumentKind,
     PaymentTrigger,
     Programme,
     SupportRule,
@@ -643,3 +645,54 @@ class CaseDisburseInput(StrictInput):
 class CaseAssignInput(StrictInput):
     officer = serializers.UUIDField(source="officer_id", help_text=_("The officer's user id."))
     comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
+
+
+# --- Documents ------------------------------------------------------------------------------
+
+
+class DocumentUploadInput(StrictInput):
+    """multipart/form-data: `kind`, `file`, and optionally `note` and `replaces`."""
+
+    kind = serializers.ChoiceField(choices=DocumentKind.choices)
+    # Empty files pass here and are refused by content (415) in the service.
+    file = serializers.FileField(allow_empty_file=True, use_url=False)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    replaces = serializers.UUIDField(
+        required=False, help_text=_("The id of the current version this upload replaces (same kind).")
+    )
+
+
+class DocumentOutput(serializers.ModelSerializer[Document]):
+    kind_label = serializers.SerializerMethodField()
+    replaces = serializers.UUIDField(source="replaces_id", allow_null=True, read_only=True)
+    replaced_by = serializers.UUIDField(
+        source="replaced_by_id", allow_null=True, read_only=True, help_text=_("Null: this is the current version.")
+    )
+    uploaded_by = UserRefOutput(read_only=True)
+    download = serializers.SerializerMethodField(help_text=_("Where to download the file (with your token)."))
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "kind",
+            "kind_label",
+            "note",
+            "original_name",
+            "media_type",
+            "size",
+            "sha256",
+            "version",
+            "replaces",
+            "replaced_by",
+            "uploaded_by",
+            "uploaded_at",
+            "download",
+        ]
+        read_only_fields = fields
+
+    def get_kind_label(self, document: Document) -> str:
+        return str(DocumentKind(document.kind).label)
+
+    def get_download(self, document: Document) -> str:
+        return f"/api/v1/cases/{document.case_id}/documents/{document.pk}/download/"

@@ -42,6 +42,17 @@ urlpatterns = [
     path("cases/<uuid:pk>/events/", views.CaseEventListView.as_view(), name="case-events"),
     path("cases/<uuid:pk>/cost-lines/", views.CaseCostLinesView.as_view(), name="case-cost-lines"),
     path("cases/<uuid:pk>/eligibility/", views.CaseEligibilityView.as_view(), name="case-eligibility"),
+    path("cases/<uuid:pk>/documents/", views.CaseDocumentListView.as_view(), name="case-documents"),
+    path(
+        "cases/<uuid:pk>/documents/<uuid:document_id>/",
+        views.CaseDocumentDetailView.as_view(),
+        name="case-document",
+    ),
+    path(
+        "cases/<uuid:pk>/documents/<uuid:document_id>/download/",
+        views.CaseDocumentDownloadView.as_view(),
+        name="case-document-download",
+    ),
     *[
         path(
             f"cases/<uuid:pk>/{endpoint.action}/",

@@ -10,8 +10,10 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import connection
 from django.db.models import QuerySet
+from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import serializers, status
@@ -30,13 +32,14 @@ from api.exceptions import PROBLEM_CONTENT_TYPE, problem
 from api.filters import FilterSetBackend, StrictOrderingFilter
 from api.schema import ActionAutoSchema
 from api.throttles import UsernameThrottle
+from api.uploads import DocumentUploadParser, SizeLimitUploadHandler
 from applicants import selectors as applicant_selectors
 from applicants import services as applicant_services
 from applicants.models import Enterprise
 from cases import selectors as case_selectors
 from cases import services as case_services
 from cases.filters import CaseFilter
-from cases.models import Case, CaseEvent, SupportRuleChange
+from cases.models import Case, CaseEvent, Document, SupportRuleChange
 from cases.workflow import authorize
 from common.exceptions import NotFound, ValidationFailed
 
@@ -453,6 +456,75 @@ class CaseEligibilityView(APIView):
     def get(self, request: Request, pk: str) -> Response:
         case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
         return Response(s.EligibilityOutput(case_selectors.case_eligibility(case=case)).data)
+
+
+class CaseDocumentListView(GenericAPIView[Any]):
+    serializer_class = s.DocumentOutput
+    pagination_class = pagination.DocumentPagination
+    queryset = Document.objects.none()  # for the schema; rows come from the selector
+    parser_classes = [DocumentUploadParser]
+
+    @extend_schema(tags=["documents"], responses={200: s.DocumentOutput(many=True), **P400, **P401, **P404})
+    def get(self, request: Request, pk: str) -> Response:
+        """Every version of every document of the case, oldest first."""
+        case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
+        page = self.paginate_queryset(case_selectors.case_documents(case=case))
+        return self.get_paginated_response(s.DocumentOutput(page, many=True).data)
+
+    @extend_schema(
+        tags=["documents"],
+        request={"multipart/form-data": s.DocumentUploadInput},
+        responses={201: s.DocumentOutput, **P400, **P401, **P403, **P404, **P409, 413: PROBLEM, 415: PROBLEM},
+        summary="Upload a document, or a new version of one (members; draft or awaiting a supplement)",
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        user = _user(request)
+        case = case_selectors.case_get_visible(user=user, case_id=pk)
+        case_services.require_document_upload(case=case, actor=user)  # 403/409 before reading the body
+        django_request = request._request
+        django_request.upload_handlers = [SizeLimitUploadHandler(django_request), *django_request.upload_handlers]
+        data = s.DocumentUploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        replaces = fields.pop("replaces", None)
+        if replaces is not None:
+            try:
+                replaces = case_selectors.document_get_visible(user=user, case_id=case.pk, document_id=replaces)
+            except NotFound:
+                raise ValidationFailed.single(
+                    "replaces", "does_not_exist", _("The case has no document with this id.")
+                ) from None
+        upload = fields.pop("file")
+        document = case_services.document_upload(
+            case=case, actor=user, file=upload, name=upload.name, replaces=replaces, **fields
+        )
+        shown = case_selectors.document_get_visible(user=user, case_id=case.pk, document_id=document.pk)
+        return Response(s.DocumentOutput(shown).data, status=status.HTTP_201_CREATED)
+
+
+class CaseDocumentDetailView(APIView):
+    @extend_schema(tags=["documents"], responses={200: s.DocumentOutput, **P401, **P404})
+    def get(self, request: Request, pk: str, document_id: str) -> Response:
+        document = case_selectors.document_get_visible(user=_user(request), case_id=pk, document_id=document_id)
+        return Response(s.DocumentOutput(document).data)
+
+
+class CaseDocumentDownloadView(APIView):
+    @extend_schema(
+        tags=["documents"],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **P401, **P404},
+        summary="The file itself, as an attachment (the only way to read it)",
+    )
+    def get(self, request: Request, pk: str, document_id: str) -> FileResponse:
+        document = case_selectors.document_get_visible(user=_user(request), case_id=pk, document_id=document_id)
+        response = FileResponse(
+            document.file.open("rb"),
+            as_attachment=True,
+            filename=document.original_name,
+            content_type=document.media_type,
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 @dataclass(frozen=True)

@@ -126,8 +126,39 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Without collectstatic (local runs, tests) WhiteNoise serves straight from the apps, so the
 # Swagger UI and ReDoc assets of drf-spectacular-sidecar work offline either way.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# Case documents are private: they live in their own storage, which no URL serves; the API
+# streams them after a permission check. Local disk by default (DOCUMENTS_ROOT); any
+# S3-compatible object store when DOCUMENTS_S3_BUCKET is set (django-storages, see
+# docs/operations.md for the other DOCUMENTS_S3_* settings).
+DOCUMENTS_ROOT = env.path("DOCUMENTS_ROOT", default=BASE_DIR / "var" / "documents")
+if env.str("DOCUMENTS_S3_BUCKET", default=""):
+    _documents_storage: dict[str, object] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("DOCUMENTS_S3_BUCKET"),
+            "endpoint_url": env.str("DOCUMENTS_S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("DOCUMENTS_S3_REGION", default=None),
+            "access_key": env.str("DOCUMENTS_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env.str("DOCUMENTS_S3_SECRET_ACCESS_KEY", default=None),
+            "location": env.str("DOCUMENTS_S3_PREFIX", default=""),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    _documents_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DOCUMENTS_ROOT), "base_url": None},
+    }
+# Uploads: the most bytes one file may have (checked while it streams in) and how many
+# files a case may hold, every version counted.
+DOCUMENTS_MAX_UPLOAD_BYTES = env.int("DOCUMENTS_MAX_UPLOAD_MB", default=20) * 1024 * 1024
+DOCUMENTS_MAX_PER_CASE = env.int("DOCUMENTS_MAX_PER_CASE", default=50)
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "documents": _documents_storage,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"

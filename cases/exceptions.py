@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-from common.exceptions import Conflict, DomainError, FieldError, NotAllowed, NotFound, ValidationFailed
+from common.exceptions import (
+    Conflict,
+    DomainError,
+    FieldError,
+    NotAllowed,
+    NotFound,
+    TooLarge,
+    UnsupportedMedia,
+    ValidationFailed,
+)
 
 __all__ = [
+    "AlreadyReplaced",
     "BudgetExceeded",
     "CaseNotFound",
     "ConcurrentChange",
     "Conflict",
+    "DocumentNotFound",
     "DomainError",
     "FieldError",
     "Ineligible",
     "InvalidState",
     "NotAllowed",
     "ProgrammeClosed",
+    "TooLarge",
+    "TooManyDocuments",
     "TransitionNotAllowed",
+    "UnsupportedMedia",
     "ValidationFailed",
 ]
 
@@ -54,3 +68,17 @@ class Ineligible(Conflict):
     """The case fails a condition of its rule; `checks` lists every condition."""
 
     code = "ineligible"
+
+
+class DocumentNotFound(NotFound):
+    code = "document_not_found"
+
+
+class TooManyDocuments(Conflict):
+    code = "too_many_documents"
+
+
+class AlreadyReplaced(Conflict):
+    """A new version must replace the current one, not an older version."""
+
+    code = "already_replaced"

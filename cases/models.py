@@ -4,8 +4,12 @@ import datetime as dt
 import uuid
 
 from django.conf import settings
+from django.core.files.storage import Storage, storages
+from django.core.signals import setting_changed
 from django.db import models
+from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
 from applicants.models import Enterprise
@@ -131,6 +135,28 @@ class SupportRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.programme_id}/{self.support_type}"
+
+
+class _DocumentsStorage(LazyObject):
+    """`STORAGES["documents"]`, looked up when first used (and again after the setting
+    changes, as in tests), not when the models load."""
+
+    def _setup(self) -> None:
+        self._wrapped = storages["documents"]
+
+
+documents_storage = _DocumentsStorage()
+
+
+@receiver(setting_changed)
+def _forget_documents_storage(*, setting: str, **kwargs: object) -> None:
+    if setting == "STORAGES":
+        documents_storage._wrapped = empty  # type: ignore[assignment]
+
+
+def storages_documents() -> Storage:
+    """The documents' storage: private, never served by any URL."""
+    return documents_storage  # type: ignore[return-value]
 
 
 def queue_key_for(*, priority: int, submitted_at: dt.datetime | None, created_at: dt.datetime) -> str:
@@ -291,6 +317,59 @@ class ReferenceCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}-{self.year}: {self.last_value}"
+
+
+class DocumentKind(models.TextChoices):
+    APPLICATION_FORM = "application_form", _("Application form")
+    BUSINESS_REGISTRATION = "business_registration", _("Business registration certificate")
+    FILING_RECEIPT = "filing_receipt", _("IP office filing receipt")
+    VALID_APPLICATION_NOTICE = "valid_application_notice", _("Notice of a valid application")
+    PROTECTION_CERTIFICATE = "protection_certificate", _("Protection certificate")
+    COPYRIGHT_CERTIFICATE = "copyright_certificate", _("Copyright registration certificate")
+    INVOICE = "invoice", _("Invoice")
+    PAYMENT_RECEIPT = "payment_receipt", _("Payment receipt")
+    SERVICE_CONTRACT = "service_contract", _("Service contract")
+    ACCEPTANCE_RECORD = "acceptance_record", _("Acceptance record")
+    POWER_OF_ATTORNEY = "power_of_attorney", _("Power of attorney")
+    STARTUP_PROOF = "startup_proof", _("Innovative startup proof")
+    TEST_REPORT = "test_report", _("Test report")
+    OTHER = "other", _("Other")
+
+
+def document_path(document: Document, filename: str) -> str:
+    """Where a document's bytes live in the documents storage: a name the server makes,
+    never the uploader's, so no path or name of theirs reaches the file system."""
+    return f"cases/{document.case_id}/{document.id}{document.extension}"
+
+
+class Document(models.Model):
+    """One uploaded file of a case. Written once; a new version is a new row that
+    `replaces` the old one, which stays listed and downloadable."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(_("kind"), max_length=32, choices=DocumentKind.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    file = models.FileField(storage=storages_documents, upload_to=document_path, max_length=200)
+    original_name = models.CharField(_("original file name"), max_length=255)
+    extension = models.CharField(max_length=10)
+    media_type = models.CharField(_("media type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(max_length=64)
+    version = models.PositiveIntegerField(default=1)
+    replaces = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("uploaded at"), db_index=True)
+
+    class Meta:
+        ordering = ["case", "uploaded_at"]
+        indexes = [models.Index(fields=["case", "kind"], name="document_case_kind")]
+        constraints = [models.CheckConstraint(condition=models.Q(size__gt=0), name="document_not_empty")]
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.version}: {self.original_name}"
 
 
 class RuleChangeKind(models.TextChoices):

@@ -16,13 +16,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.roles import principal_for
 from cases import limits
-from cases.exceptions import CaseNotFound
+from cases.exceptions import CaseNotFound, DocumentNotFound
 from cases.models import (
     BudgetEntry,
     Case,
     CaseEvent,
     CaseState,
     CostLine,
+    Document,
     LedgerKind,
     Programme,
     SupportRule,
@@ -134,6 +135,26 @@ def case_supportable(*, case: Case, rule: SupportRule | None = None) -> limits.S
 def case_eligibility(*, case: Case) -> limits.Eligibility:
     """Every condition of the case's rule, checked against its enterprise and other cases."""
     return limits.eligibility(case=case, rule=_rule_of(case), cost_lines=CostLine.objects.filter(case=case).count())
+
+
+def case_documents(*, case: Case) -> QuerySet[Document]:
+    """Every version of every document of the case, oldest first, with who uploaded it and
+    whether a newer version replaces it (`replaced_by_id`)."""
+    return (
+        Document.objects.filter(case=case)
+        .select_related("uploaded_by")
+        .annotate(replaced_by_id=F("replaced_by__id"))
+        .order_by("uploaded_at", "id")
+    )
+
+
+def document_get_visible(*, user: User, case_id: uuid.UUID | str, document_id: uuid.UUID | str) -> Document:
+    """One document of a case the user may see; another case's or a made-up id is 404."""
+    case = case_get_visible(user=user, case_id=case_id)
+    try:
+        return case_documents(case=case).get(pk=document_id)
+    except (Document.DoesNotExist, ValueError, DjangoValidationError):
+        raise DocumentNotFound(_("No such document.")) from None
 
 
 def case_events(*, case: Case) -> QuerySet[CaseEvent]:

@@ -12,8 +12,11 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -22,14 +25,18 @@ from accounts.models import User
 from accounts.roles import Role, principal_for
 from applicants import divisions
 from applicants.models import Enterprise, LegalForm, SizeClass
-from cases import limits, selectors
+from cases import files, limits, selectors
 from cases.exceptions import (
+    AlreadyReplaced,
     BudgetExceeded,
     FieldError,
     Ineligible,
     InvalidState,
     NotAllowed,
     ProgrammeClosed,
+    TooLarge,
+    TooManyDocuments,
+    UnsupportedMedia,
     ValidationFailed,
 )
 from cases.models import (
@@ -37,6 +44,7 @@ from cases.models import (
     Case,
     CaseState,
     CostLine,
+    Document,
     LedgerKind,
     PaymentTrigger,
     Programme,
@@ -818,3 +826,118 @@ def case_assign(*, case: Case, actor: User, officer_id: uuid.UUID | str, comment
         },
     )
     return apply_transition(case=case, action="assign", actor=actor, effect=effect)
+
+
+# --- Documents ------------------------------------------------------------------------------
+
+DOCUMENT_STATES = frozenset({CaseState.DRAFT, CaseState.AWAITING_SUPPLEMENT})
+NAME_PROBLEMS: dict[str, Promise] = {
+    "blank": _("The file needs a name."),
+    "too_long": _("The file name may have at most 255 characters."),
+    "path": _("The file name may not contain a path (/ or \\)."),
+    "control_character": _("The file name may not contain control or invisible characters."),
+}
+
+
+def require_document_upload(*, case: Case, actor: User) -> None:
+    """Members add documents to a draft or to a dossier awaiting a supplement; otherwise
+    documents are read-only. Raises NotAllowed, InvalidState. Views call it before
+    reading the upload."""
+    if not principal_for(actor).is_member_of(case.enterprise_id):
+        raise NotAllowed(_("Only members of the enterprise can add documents to its applications."))
+    if case.state not in DOCUMENT_STATES:
+        raise InvalidState(_("Documents can be added only to a draft or while a supplement is requested."))
+
+
+def check_document_name(name: str) -> None:
+    """Raise ValidationFailed on `file` for a name that is not safe to keep and show."""
+    problem = files.name_problem(name)
+    if problem is not None:
+        raise ValidationFailed.single("file", f"name_{problem}", NAME_PROBLEMS[problem])
+
+
+@transaction.atomic
+def document_upload(
+    *,
+    case: Case,
+    actor: User,
+    kind: str,
+    file: File[bytes],
+    name: str,
+    note: str = "",
+    replaces: Document | None = None,
+) -> Document:
+    """Store an uploaded file as a document of the case, or as a new version of one.
+
+    The bytes decide the type (PDF, PNG, JPEG, DOCX, XLSX, ODT); the stored name is made
+    by the server. The upload is a `document_upload` event. Raises NotAllowed,
+    InvalidState, ValidationFailed, TooLarge (413), UnsupportedMedia (415),
+    TooManyDocuments and AlreadyReplaced (409), ConcurrentChange.
+    """
+    require_document_upload(case=case, actor=actor)
+    check_document_name(name)
+    limit = settings.DOCUMENTS_MAX_UPLOAD_BYTES
+    if (file.size or 0) > limit:
+        raise TooLarge(_("A file may have at most %(size)s.") % {"size": filesizeformat(limit)}, limit=limit)
+    inspected = files.inspect(file)
+    if inspected is None:
+        raise UnsupportedMedia(
+            _("The file must be a PDF, PNG, JPEG, DOCX, XLSX or ODT document, judged by its content."),
+            allowed=sorted(files.ALLOWED),
+        )
+    if inspected.size > limit:
+        raise TooLarge(_("A file may have at most %(size)s.") % {"size": filesizeformat(limit)}, limit=limit)
+    if replaces is not None:
+        replaces = Document.objects.select_for_update().get(pk=replaces.pk)
+        if replaces.case_id != case.pk:
+            raise ValidationFailed.single("replaces", "other_case", _("The document replaced must be of this case."))
+        if Document.objects.filter(replaces=replaces).exists():
+            raise AlreadyReplaced(_("That version has already been replaced: replace the current one."))
+        if replaces.kind != kind:
+            raise ValidationFailed.single(
+                "kind", "kind_mismatch", _("A new version keeps the kind of the document it replaces.")
+            )
+    guarded_update(case, changes={})  # the case row is now locked: the count below holds
+    if Document.objects.filter(case=case).count() >= settings.DOCUMENTS_MAX_PER_CASE:
+        raise TooManyDocuments(
+            _("A case may hold at most %(count)s files, every version counted.")
+            % {"count": settings.DOCUMENTS_MAX_PER_CASE}
+        )
+    document = Document(
+        case=case,
+        kind=kind,
+        note=note.strip(),
+        original_name=name,
+        extension=inspected.extension,
+        media_type=inspected.media_type,
+        size=inspected.size,
+        sha256=inspected.sha256,
+        version=replaces.version + 1 if replaces else 1,
+        replaces=replaces,
+        uploaded_by=actor,
+        uploaded_at=timezone.now(),
+    )
+    document.file.save(document.id.hex, file, save=False)
+    try:
+        document.save()
+        record_event(
+            case=case,
+            action="document_upload",
+            actor=actor,
+            from_state=case.state,
+            to_state=case.state,
+            data={
+                "document": str(document.pk),
+                "kind": kind,
+                "name": name,
+                "media_type": inspected.media_type,
+                "size": inspected.size,
+                "sha256": inspected.sha256,
+                "version": document.version,
+                "replaces": str(replaces.pk) if replaces else None,
+            },
+        )
+    except Exception:
+        document.file.delete(save=False)  # nothing stored for a document that was not recorded
+        raise
+    return document

@@ -65,3 +65,15 @@ class Conflict(DomainError):
     """The object's current state does not permit this: 409."""
 
     code = "conflict"
+
+
+class TooLarge(DomainError):
+    """The upload is bigger than allowed: 413."""
+
+    code = "too_large"
+
+
+class UnsupportedMedia(DomainError):
+    """The upload's bytes are not a type the service accepts: 415."""
+
+    code = "unsupported_media_type"

@@ -39,6 +39,18 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def documents_dir(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """Each test stores documents in a directory of its own, removed with it."""
+    storages = dict(settings.STORAGES)
+    storages["documents"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path / "documents"), "base_url": None},
+    }
+    settings.STORAGES = storages
+    return tmp_path / "documents"
+
+
 @pytest.fixture
 def enterprise(db: None) -> Enterprise:
     return EnterpriseFactory(name="Công ty TNHH Cà phê Langbiang")
