@@ -230,6 +230,8 @@ SPECTACULAR_SETTINGS = {
         "SupportTypeEnum": "cases.models.SupportType",
         "LegalFormEnum": "applicants.models.LegalForm",
         "SizeClassEnum": "applicants.models.SizeClass",
+        "DocumentKindEnum": "cases.models.DocumentKind",
+        "RuleChangeKindEnum": "cases.models.RuleChangeKind",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
