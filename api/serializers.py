@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from accounts.roles import principal_for
 from applicants.models import Enterprise, LegalForm, SectorGroup, SizeClass
+from cases.checklist import PAYMENT, SUBMISSION, SUPPLEMENT, Checklist
 from cases.limits import CHECK_CODES, LIMIT_CODES, Eligibility, Supportable
 from cases.models import (
     Case,
@@ -206,6 +207,8 @@ class SupportRuleOutput(serializers.ModelSerializer[SupportRule]):
         child=serializers.ChoiceField(choices=SizeClass.choices), help_text=_("Empty: every size class.")
     )
     province_codes = serializers.ListField(child=serializers.CharField(), help_text=_("Empty: every province."))
+    documents_at_submission = serializers.ListField(child=serializers.ChoiceField(choices=DocumentKind.choices))
+    documents_before_payment = serializers.ListField(child=serializers.ChoiceField(choices=DocumentKind.choices))
 
     class Meta:
         model = SupportRule
@@ -293,6 +296,18 @@ class SupportRuleUpdateInput(StrictInput):
     startup_required = serializers.BooleanField(required=False)
     payment_trigger = serializers.ChoiceField(choices=PaymentTrigger.choices, required=False)
     legal_basis = serializers.CharField(max_length=4000, allow_blank=True, required=False)
+    documents_at_submission = serializers.ListField(
+        child=serializers.ChoiceField(choices=DocumentKind.choices),
+        max_length=20,
+        required=False,
+        help_text=_("Document kinds the dossier must hold to be submitted."),
+    )
+    documents_before_payment = serializers.ListField(
+        child=serializers.ChoiceField(choices=DocumentKind.choices),
+        max_length=20,
+        required=False,
+        help_text=_("Document kinds the dossier must hold before the approved amount is paid."),
+    )
 
 
 class SupportRuleInput(SupportRuleUpdateInput):
@@ -470,6 +485,8 @@ class DecidedRuleOutput(serializers.Serializer[Any]):
     startup_required = serializers.BooleanField()
     payment_trigger = serializers.ChoiceField(choices=PaymentTrigger.choices)
     legal_basis = serializers.CharField()
+    documents_at_submission = serializers.ListField(child=serializers.CharField(), required=False)
+    documents_before_payment = serializers.ListField(child=serializers.CharField(), required=False)
     supportable = SupportableOutput()
 
     def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
@@ -696,3 +713,32 @@ class DocumentOutput(serializers.ModelSerializer[Document]):
 
     def get_download(self, document: Document) -> str:
         return f"/api/v1/cases/{document.case_id}/documents/{document.pk}/download/"
+
+
+class ChecklistItemOutput(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=DocumentKind.choices)
+    kind_label = serializers.CharField()
+    stage = serializers.ChoiceField(
+        choices=["submission", "supplement", "payment"],
+        help_text=_("Required by the rule at submission or before payment, or asked for by a supplement request."),
+    )
+    status = serializers.ChoiceField(
+        choices=["satisfied", "missing", "requested"],
+        help_text=_("requested: named by the supplement request the case is waiting on."),
+    )
+    documents = serializers.ListField(
+        child=serializers.UUIDField(), help_text=_("The current documents that satisfy the item.")
+    )
+
+
+class ChecklistOutput(serializers.Serializer[Any]):
+    complete_for_submission = serializers.BooleanField()
+    complete_for_payment = serializers.BooleanField()
+    items = ChecklistItemOutput(many=True)
+
+    def to_representation(self, instance: Checklist) -> dict[str, Any]:
+        return {
+            "complete_for_submission": instance.complete(SUBMISSION, SUPPLEMENT),
+            "complete_for_payment": instance.complete(PAYMENT),
+            "items": ChecklistItemOutput(instance.items, many=True).data,
+        }

@@ -42,6 +42,7 @@ urlpatterns = [
     path("cases/<uuid:pk>/events/", views.CaseEventListView.as_view(), name="case-events"),
     path("cases/<uuid:pk>/cost-lines/", views.CaseCostLinesView.as_view(), name="case-cost-lines"),
     path("cases/<uuid:pk>/eligibility/", views.CaseEligibilityView.as_view(), name="case-eligibility"),
+    path("cases/<uuid:pk>/checklist/", views.CaseChecklistView.as_view(), name="case-checklist"),
     path("cases/<uuid:pk>/documents/", views.CaseDocumentListView.as_view(), name="case-documents"),
     path(
         "cases/<uuid:pk>/documents/<uuid:document_id>/",

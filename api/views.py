@@ -458,6 +458,17 @@ class CaseEligibilityView(APIView):
         return Response(s.EligibilityOutput(case_selectors.case_eligibility(case=case)).data)
 
 
+class CaseChecklistView(APIView):
+    @extend_schema(
+        tags=["documents"],
+        responses={200: s.ChecklistOutput, **P401, **P404},
+        summary="Which documents the dossier must hold, and which it holds",
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
+        return Response(s.ChecklistOutput(case_selectors.case_checklist(case=case)).data)
+
+
 class CaseDocumentListView(GenericAPIView[Any]):
     serializer_class = s.DocumentOutput
     pagination_class = pagination.DocumentPagination

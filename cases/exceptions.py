@@ -20,6 +20,7 @@ __all__ = [
     "ConcurrentChange",
     "Conflict",
     "DocumentNotFound",
+    "DocumentsMissing",
     "DomainError",
     "FieldError",
     "Ineligible",
@@ -82,3 +83,9 @@ class AlreadyReplaced(Conflict):
     """A new version must replace the current one, not an older version."""
 
     code = "already_replaced"
+
+
+class DocumentsMissing(Conflict):
+    """The dossier lacks documents the rule (or a supplement request) requires."""
+
+    code = "documents_missing"

@@ -54,6 +54,8 @@ def rule_values(rule: SupportRule) -> dict[str, Any]:
         "startup_required": rule.startup_required,
         "payment_trigger": rule.payment_trigger,
         "legal_basis": rule.legal_basis,
+        "documents_at_submission": list(rule.documents_at_submission),
+        "documents_before_payment": list(rule.documents_before_payment),
     }
 
 

@@ -113,6 +113,10 @@ class SupportRule(models.Model):
         default=PaymentTrigger.VALID_APPLICATION,
     )
     legal_basis = models.TextField(_("legal basis"), blank=True)
+    # Document kinds (DocumentKind values) the dossier must hold to be submitted, and
+    # before the approved amount may be paid.
+    documents_at_submission = models.JSONField(_("documents required at submission"), default=list, blank=True)
+    documents_before_payment = models.JSONField(_("documents required before payment"), default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import principal_for
-from cases import limits
+from cases import checklist, limits
 from cases.exceptions import CaseNotFound, DocumentNotFound
 from cases.models import (
     BudgetEntry,
@@ -155,6 +155,24 @@ def document_get_visible(*, user: User, case_id: uuid.UUID | str, document_id: u
         return case_documents(case=case).get(pk=document_id)
     except (Document.DoesNotExist, ValueError, DjangoValidationError):
         raise DocumentNotFound(_("No such document.")) from None
+
+
+def case_checklist(*, case: Case) -> checklist.Checklist:
+    """The documents checklist: the rule's lists (the decided rule's once approved), the
+    kinds the latest supplement request named, and the current documents."""
+    if case.decided_rule:
+        rule = case.decided_rule
+    else:
+        current = limits.rule_for(programme_id=case.programme_id, support_type=case.support_type)
+        rule = limits.rule_values(current) if current else {}
+    request = (
+        CaseEvent.objects.filter(case=case, action="request-supplement").order_by("-seq").values("at", "data").first()
+    )
+    supplement = None
+    if request and request["data"].get("document_kinds"):
+        supplement = checklist.SupplementRequest(at=request["at"], kinds=request["data"]["document_kinds"])
+    documents = Document.objects.filter(case=case, replaced_by__isnull=True)
+    return checklist.build(state=case.state, rule=rule, documents=documents, supplement=supplement)
 
 
 def case_events(*, case: Case) -> QuerySet[CaseEvent]:

@@ -25,10 +25,11 @@ from accounts.models import User
 from accounts.roles import Role, principal_for
 from applicants import divisions
 from applicants.models import Enterprise, LegalForm, SizeClass
-from cases import files, limits, selectors
+from cases import checklist, files, limits, selectors
 from cases.exceptions import (
     AlreadyReplaced,
     BudgetExceeded,
+    DocumentsMissing,
     FieldError,
     Ineligible,
     InvalidState,
@@ -45,6 +46,7 @@ from cases.models import (
     CaseState,
     CostLine,
     Document,
+    DocumentKind,
     LedgerKind,
     PaymentTrigger,
     Programme,
@@ -88,6 +90,8 @@ RULE_FIELDS = (
     "startup_required",
     "payment_trigger",
     "legal_basis",
+    "documents_at_submission",
+    "documents_before_payment",
 )
 
 
@@ -113,8 +117,16 @@ def rule_errors(values: dict[str, Any], *, prefix: str = "") -> list[FieldError]
     choices: tuple[tuple[str, list[str]], ...] = (
         ("legal_forms", LegalForm.values),
         ("size_classes", SizeClass.values),
+        ("documents_at_submission", DocumentKind.values),
+        ("documents_before_payment", DocumentKind.values),
     )
-    for name in ("legal_forms", "size_classes", "province_codes"):
+    for name in (
+        "legal_forms",
+        "size_classes",
+        "province_codes",
+        "documents_at_submission",
+        "documents_before_payment",
+    ):
         if name not in values:
             continue
         listed = values[name]
@@ -593,6 +605,18 @@ def _check_amount(case: Case, amount: int, rule: SupportRule | None = None) -> l
     return support
 
 
+def _require_documents(case: Case, *stages: str) -> None:
+    """Raise DocumentsMissing (409, listing each missing kind) unless the checklist's
+    items of these stages are satisfied."""
+    missing = selectors.case_checklist(case=case).missing(*stages)
+    if missing:
+        raise DocumentsMissing(
+            _("The dossier lacks these documents: %(kinds)s.")
+            % {"kinds": ", ".join(str(DocumentKind(item.kind).label) for item in missing)},
+            missing=[{"kind": item.kind, "stage": item.stage, "status": item.status} for item in missing],
+        )
+
+
 @transaction.atomic
 def case_submit(*, case: Case, actor: User, comment: str = "") -> Case:
     """Submit a draft (members). Assigns the receipt code and the queue position.
@@ -617,6 +641,7 @@ def case_submit(*, case: Case, actor: User, comment: str = "") -> Case:
             % {"reasons": " ".join(str(check.reason) for check in result.failed)},
             checks=result.as_data(),
         )
+    _require_documents(case, checklist.SUBMISSION)
     priority = case.enterprise.priority_flags
     now = timezone.now()
     reference = _next_reference(programme.reference_prefix, timezone.localtime(now).year)
@@ -656,7 +681,10 @@ def case_request_supplement(*, case: Case, actor: User, items: list[str], commen
         raise ValidationFailed.single(
             "items", "empty", _("List every missing document or correction: at least one item.")
         )
-    effect = Effect(comment=comment, data={"items": cleaned})
+    # An item that is a document kind (e.g. "invoice") asks for a document of that kind:
+    # the checklist shows it as requested until one is uploaded.
+    kinds = [item for item in dict.fromkeys(cleaned) if item in DocumentKind.values]
+    effect = Effect(comment=comment, data={"items": cleaned, "document_kinds": kinds})
     return apply_transition(case=case, action="request-supplement", actor=actor, effect=effect)
 
 
@@ -673,6 +701,7 @@ def case_resubmit(*, case: Case, actor: User, comment: str = "") -> Case:
     costs = next(check for check in result.checks if check.code == "cost_lines")
     if not costs.passed:
         raise Ineligible(costs.reason, checks=result.as_data())
+    _require_documents(case, checklist.SUBMISSION, checklist.SUPPLEMENT)
     return apply_transition(case=case, action="resubmit", actor=actor, effect=Effect(comment=comment))
 
 
@@ -766,7 +795,8 @@ def case_withdraw(*, case: Case, actor: User, comment: str = "") -> Case:
 def case_disburse(
     *, case: Case, actor: User, amount: int, paid_on: dt.date, payment_reference: str, comment: str = ""
 ) -> Case:
-    """Record the payment. A smaller amount than approved releases the rest of the budget."""
+    """Record the payment. A smaller amount than approved releases the rest of the budget.
+    Raises DocumentsMissing (409) while the rule's documents before payment are missing."""
     authorize(case, "disburse", actor)
     errors: list[FieldError] = []
     if amount <= 0:
@@ -789,6 +819,7 @@ def case_disburse(
         errors.append(FieldError("payment_reference", "blank", _("The payment reference is required.")))
     if errors:
         raise ValidationFailed(errors)
+    _require_documents(case, checklist.PAYMENT)
     effect = Effect(
         changes={"disbursed_amount": amount, "paid_on": paid_on, "payment_reference": payment_reference.strip()},
         comment=comment,

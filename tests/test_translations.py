@@ -48,4 +48,5 @@ def test_compiled_catalogue_matches_the_source():
 
 
 def _unescape(text: str) -> str:
-    return text.replace('\\"', '"').replace("\\n", "\n")
+    """A PO string's C escapes (\\", \\n, \\t, \\\\) as the characters they stand for."""
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), text)

@@ -295,7 +295,7 @@ def test_request_supplement_records_every_item(client_for, case_in, officer):
     )
     events = client_for(officer).get(f"/api/v1/cases/{case.pk}/events/").json()["results"]
     assert events[-1]["action"] == "request-supplement"
-    assert events[-1]["data"] == {"items": items}
+    assert events[-1]["data"] == {"items": items, "document_kinds": []}
     assert events[-1]["comment"] == "Bổ sung"
 
 

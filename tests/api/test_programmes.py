@@ -102,6 +102,8 @@ def test_programme_representation_has_the_contract_fields_and_its_rules(client_f
         "startup_required": False,
         "payment_trigger": "valid_application",
         "legal_basis": "",
+        "documents_at_submission": [],
+        "documents_before_payment": [],
     }
 
 

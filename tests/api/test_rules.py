@@ -35,6 +35,8 @@ DEFAULT_RULE = {
     "startup_required": False,
     "payment_trigger": "valid_application",
     "legal_basis": "",
+    "documents_at_submission": [],
+    "documents_before_payment": [],
 }
 
 # A rule that sets every field away from its default.
@@ -50,6 +52,8 @@ FULL_RULE: dict[str, Any] = {
     "startup_required": True,
     "payment_trigger": "certificate_granted",
     "legal_basis": "Nghị quyết 12/2025/NQ-HĐND, Điều 5",
+    "documents_at_submission": ["application_form", "business_registration"],
+    "documents_before_payment": ["protection_certificate", "invoice"],
 }
 
 
