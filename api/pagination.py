@@ -66,3 +66,7 @@ class DocumentPagination(KeysetPagination):
     """A case's documents read oldest first, versions in the order they came."""
 
     ordering = "uploaded_at"
+
+
+class MilestonePagination(KeysetPagination):
+    ordering = "recorded_at"

@@ -23,9 +23,15 @@ from cases.models import (
     Case,
     CaseEvent,
     CaseState,
+    ClaimAllowance,
+    ClaimKind,
     CostLine,
     Document,
     DocumentKind,
+    Filing,
+    IpOffice,
+    Milestone,
+    MilestoneKind,
     PaymentTrigger,
     Programme,
     SupportRule,
@@ -742,3 +748,79 @@ class ChecklistOutput(serializers.Serializer[Any]):
             "complete_for_payment": instance.complete(PAYMENT),
             "items": ChecklistItemOutput(instance.items, many=True).data,
         }
+
+
+# --- The IP office ---------------------------------------------------------------------------
+
+
+class FilingInput(StrictInput):
+    office = serializers.ChoiceField(choices=IpOffice.choices)
+    application_number = serializers.CharField(
+        max_length=40, help_text=_("NOIP: 4-2025-20619 (4 = trademark); WIPO: Madrid or PCT number.")
+    )
+    filed_on = serializers.DateField()
+    nice_classes = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=45),
+        max_length=45,
+        required=False,
+        default=list,
+        help_text=_("For marks: the Nice classes applied for (1-45)."),
+    )
+
+
+class FilingOutput(serializers.ModelSerializer[Filing]):
+    class Meta:
+        model = Filing
+        fields = ["office", "application_number", "filed_on", "nice_classes", "updated_at"]
+        read_only_fields = fields
+
+
+class MilestoneInput(StrictInput):
+    """multipart/form-data: the step, its date and the document that proves it."""
+
+    kind = serializers.ChoiceField(choices=MilestoneKind.choices)
+    occurred_on = serializers.DateField()
+    evidence = serializers.FileField(allow_empty_file=True, use_url=False)
+    certificate_number = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    certificate_date = serializers.DateField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class MilestoneOutput(serializers.ModelSerializer[Milestone]):
+    kind_label = serializers.SerializerMethodField()
+    recorded_by = UserRefOutput(read_only=True)
+    evidence = serializers.UUIDField(source="evidence_id", read_only=True, help_text=_("The evidence document's id."))
+
+    class Meta:
+        model = Milestone
+        fields = [
+            "id",
+            "kind",
+            "kind_label",
+            "occurred_on",
+            "certificate_number",
+            "certificate_date",
+            "note",
+            "evidence",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = fields
+
+    def get_kind_label(self, milestone: Milestone) -> str:
+        return str(MilestoneKind(milestone.kind).label)
+
+
+class ClaimAllowanceInput(StrictInput):
+    kind = serializers.ChoiceField(choices=ClaimKind.choices)
+    number = serializers.CharField(max_length=40)
+    reason = serializers.CharField(max_length=MAX_COMMENT)
+
+
+class ClaimAllowanceOutput(serializers.ModelSerializer[ClaimAllowance]):
+    allowed_by = UserRefOutput(read_only=True)
+
+    class Meta:
+        model = ClaimAllowance
+        fields = ["id", "kind", "number", "reason", "allowed_by", "allowed_at"]
+        read_only_fields = fields

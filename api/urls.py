@@ -43,6 +43,9 @@ urlpatterns = [
     path("cases/<uuid:pk>/cost-lines/", views.CaseCostLinesView.as_view(), name="case-cost-lines"),
     path("cases/<uuid:pk>/eligibility/", views.CaseEligibilityView.as_view(), name="case-eligibility"),
     path("cases/<uuid:pk>/checklist/", views.CaseChecklistView.as_view(), name="case-checklist"),
+    path("cases/<uuid:pk>/filing/", views.CaseFilingView.as_view(), name="case-filing"),
+    path("cases/<uuid:pk>/milestones/", views.CaseMilestoneListView.as_view(), name="case-milestones"),
+    path("cases/<uuid:pk>/claim-allowances/", views.CaseClaimAllowanceView.as_view(), name="case-claim-allowances"),
     path("cases/<uuid:pk>/documents/", views.CaseDocumentListView.as_view(), name="case-documents"),
     path(
         "cases/<uuid:pk>/documents/<uuid:document_id>/",

@@ -39,7 +39,7 @@ from applicants.models import Enterprise
 from cases import selectors as case_selectors
 from cases import services as case_services
 from cases.filters import CaseFilter
-from cases.models import Case, CaseEvent, Document, SupportRuleChange
+from cases.models import Case, CaseEvent, Document, Milestone, SupportRuleChange
 from cases.workflow import authorize
 from common.exceptions import NotFound, ValidationFailed
 
@@ -536,6 +536,78 @@ class CaseDocumentDownloadView(APIView):
         )
         response["Cache-Control"] = "private, no-store"
         return response
+
+
+class CaseFilingView(APIView):
+    @extend_schema(tags=["ip office"], responses={200: s.FilingOutput, **P401, **P404})
+    def get(self, request: Request, pk: str) -> Response:
+        case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
+        return Response(s.FilingOutput(case_selectors.case_filing(case=case)).data)
+
+    @extend_schema(
+        tags=["ip office"],
+        request=s.FilingInput,
+        responses={200: s.FilingOutput, **P400, **P401, **P403, **P404, **P409},
+        summary="Record or correct where and when the application was filed",
+    )
+    def put(self, request: Request, pk: str) -> Response:
+        user = _user(request)
+        case = case_selectors.case_get_visible(user=user, case_id=pk)
+        case_services.require_ip_record(case=case, actor=user)
+        data = s.FilingInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        filing = case_services.filing_set(case=case, actor=user, **data.validated_data)
+        return Response(s.FilingOutput(filing).data)
+
+
+class CaseMilestoneListView(GenericAPIView[Any]):
+    serializer_class = s.MilestoneOutput
+    pagination_class = pagination.MilestonePagination
+    queryset = Milestone.objects.none()  # for the schema; rows come from the selector
+    parser_classes = [DocumentUploadParser]
+
+    @extend_schema(tags=["ip office"], responses={200: s.MilestoneOutput(many=True), **P400, **P401, **P404})
+    def get(self, request: Request, pk: str) -> Response:
+        case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
+        page = self.paginate_queryset(case_selectors.case_milestones(case=case))
+        return self.get_paginated_response(s.MilestoneOutput(page, many=True).data)
+
+    @extend_schema(
+        tags=["ip office"],
+        request={"multipart/form-data": s.MilestoneInput},
+        responses={201: s.MilestoneOutput, **P400, **P401, **P403, **P404, **P409, 413: PROBLEM, 415: PROBLEM},
+        summary="Record a step at the IP office, with its evidence document",
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        user = _user(request)
+        case = case_selectors.case_get_visible(user=user, case_id=pk)
+        case_services.require_ip_record(case=case, actor=user)
+        django_request = request._request
+        django_request.upload_handlers = [SizeLimitUploadHandler(django_request), *django_request.upload_handlers]
+        data = s.MilestoneInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        evidence = fields.pop("evidence")
+        milestone = case_services.milestone_add(
+            case=case, actor=user, evidence=evidence, evidence_name=evidence.name, **fields
+        )
+        return Response(s.MilestoneOutput(milestone).data, status=status.HTTP_201_CREATED)
+
+
+class CaseClaimAllowanceView(APIView):
+    @extend_schema(
+        tags=["ip office"],
+        request=s.ClaimAllowanceInput,
+        responses={201: s.ClaimAllowanceOutput, **P400, **P401, **P403, **P404},
+        summary="Allow this case to claim a number another case claims (managers, with a reason)",
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        user = _user(request)
+        case = case_selectors.case_get_visible(user=user, case_id=pk)
+        data = s.ClaimAllowanceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        allowance = case_services.claim_allow(case=case, actor=user, **data.validated_data)
+        return Response(s.ClaimAllowanceOutput(allowance).data, status=status.HTTP_201_CREATED)
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,8 @@ SPECTACULAR_SETTINGS = {
         "SizeClassEnum": "applicants.models.SizeClass",
         "DocumentKindEnum": "cases.models.DocumentKind",
         "RuleChangeKindEnum": "cases.models.RuleChangeKind",
+        "MilestoneKindEnum": "cases.models.MilestoneKind",
+        "ClaimKindEnum": "cases.models.ClaimKind",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }

@@ -22,9 +22,11 @@ __all__ = [
     "DocumentNotFound",
     "DocumentsMissing",
     "DomainError",
+    "DuplicateClaim",
     "FieldError",
     "Ineligible",
     "InvalidState",
+    "MilestoneMissing",
     "NotAllowed",
     "ProgrammeClosed",
     "TooLarge",
@@ -89,3 +91,15 @@ class DocumentsMissing(Conflict):
     """The dossier lacks documents the rule (or a supplement request) requires."""
 
     code = "documents_missing"
+
+
+class DuplicateClaim(Conflict):
+    """Another case already claims this application or certificate number."""
+
+    code = "duplicate_claim"
+
+
+class MilestoneMissing(Conflict):
+    """The rule's payment trigger has not been reached at the IP office (or lacks evidence)."""
+
+    code = "milestone_missing"

@@ -29,6 +29,14 @@ class SupportType(models.TextChoices):
     CONFORMITY_ASSESSMENT = "conformity_assessment", _("Testing, inspection and certification")
 
 
+# Support for a right registered at an IP office (the rest, consulting and conformity
+# assessment, has no filing); marks are classified by Nice class.
+IP_SUPPORT_TYPES = frozenset(SupportType.values) - {SupportType.IP_CONSULTING, SupportType.CONFORMITY_ASSESSMENT}
+MARK_TYPES = frozenset(
+    {SupportType.TRADEMARK, SupportType.TRADEMARK_MADRID, SupportType.COLLECTIVE_MARK, SupportType.CERTIFICATION_MARK}
+)
+
+
 class CaseState(models.TextChoices):
     DRAFT = "draft", _("Draft")
     SUBMITTED = "submitted", _("Submitted")
@@ -374,6 +382,93 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} v{self.version}: {self.original_name}"
+
+
+class IpOffice(models.TextChoices):
+    NOIP = "noip", _("National Office of Intellectual Property (NOIP)")
+    WIPO = "wipo", _("World Intellectual Property Organization (WIPO)")
+    COPYRIGHT_OFFICE = "copyright_office", _("Copyright Office of Vietnam")
+
+
+class MilestoneKind(models.TextChoices):
+    FILED = "filed", _("Filed")
+    FORMALITY_ACCEPTED = "formality_accepted", _("Accepted as valid (formality examination)")
+    PUBLISHED = "published", _("Published")
+    OFFICE_ACTION = "office_action", _("Office action")
+    GRANTED = "granted", _("Granted")
+    REFUSED = "refused", _("Refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class Filing(models.Model):
+    """Where and when the case's IP application was filed. One per case; changing it is
+    an event, and the number may be claimed by one case only unless a manager allows it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="filing")
+    office = models.CharField(_("office"), max_length=20, choices=IpOffice.choices)
+    application_number = models.CharField(_("application number"), max_length=40, db_index=True)
+    filed_on = models.DateField(_("filed on"))
+    nice_classes = models.JSONField(_("Nice classes"), default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("filing")
+        verbose_name_plural = _("filings")
+
+    def __str__(self) -> str:
+        return f"{self.office} {self.application_number}"
+
+
+class Milestone(AppendOnlyModel):
+    """A dated step at the IP office, with the document that proves it. Append-only."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="milestones")
+    kind = models.CharField(_("milestone"), max_length=24, choices=MilestoneKind.choices)
+    occurred_on = models.DateField(_("date"))
+    certificate_number = models.CharField(_("certificate number"), max_length=20, blank=True, db_index=True)
+    certificate_date = models.DateField(_("certificate date"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    evidence = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="milestones")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["case", "occurred_on", "recorded_at"]
+        verbose_name = _("milestone")
+        verbose_name_plural = _("milestones")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.occurred_on}"
+
+
+class ClaimKind(models.TextChoices):
+    APPLICATION_NUMBER = "application_number", _("Application number")
+    CERTIFICATE_NUMBER = "certificate_number", _("Certificate number")
+
+
+class ClaimAllowance(models.Model):
+    """A manager's decision that this case may claim a number another case already claims
+    (e.g. one mark supported once for filing and once for a second class), with the reason."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="claim_allowances")
+    kind = models.CharField(max_length=24, choices=ClaimKind.choices)
+    number = models.CharField(max_length=40)
+    reason = models.TextField()
+    allowed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    allowed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind", "number"], name="claim_allowance_unique"),
+        ]
+        verbose_name = _("duplicate claim allowance")
+        verbose_name_plural = _("duplicate claim allowances")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} may claim {self.kind} {self.number}"
 
 
 class RuleChangeKind(models.TextChoices):

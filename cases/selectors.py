@@ -24,7 +24,9 @@ from cases.models import (
     CaseState,
     CostLine,
     Document,
+    Filing,
     LedgerKind,
+    Milestone,
     Programme,
     SupportRule,
     SupportRuleChange,
@@ -173,6 +175,21 @@ def case_checklist(*, case: Case) -> checklist.Checklist:
         supplement = checklist.SupplementRequest(at=request["at"], kinds=request["data"]["document_kinds"])
     documents = Document.objects.filter(case=case, replaced_by__isnull=True)
     return checklist.build(state=case.state, rule=rule, documents=documents, supplement=supplement)
+
+
+def case_filing(*, case: Case) -> Filing:
+    try:
+        return Filing.objects.get(case=case)
+    except Filing.DoesNotExist:
+        raise NotFound(_("No filing has been recorded for this case.")) from None
+
+
+def case_milestones(*, case: Case) -> QuerySet[Milestone]:
+    return (
+        Milestone.objects.filter(case=case)
+        .select_related("recorded_by", "evidence")
+        .order_by("occurred_on", "recorded_at")
+    )
 
 
 def case_events(*, case: Case) -> QuerySet[CaseEvent]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -30,9 +31,11 @@ from cases.exceptions import (
     AlreadyReplaced,
     BudgetExceeded,
     DocumentsMissing,
+    DuplicateClaim,
     FieldError,
     Ineligible,
     InvalidState,
+    MilestoneMissing,
     NotAllowed,
     ProgrammeClosed,
     TooLarge,
@@ -41,19 +44,28 @@ from cases.exceptions import (
     ValidationFailed,
 )
 from cases.models import (
+    IP_SUPPORT_TYPES,
+    MARK_TYPES,
     BudgetEntry,
     Case,
     CaseState,
+    ClaimAllowance,
+    ClaimKind,
     CostLine,
     Document,
     DocumentKind,
+    Filing,
+    IpOffice,
     LedgerKind,
+    Milestone,
+    MilestoneKind,
     PaymentTrigger,
     Programme,
     ReferenceCounter,
     RuleChangeKind,
     SupportRule,
     SupportRuleChange,
+    SupportType,
     queue_key_for,
 )
 from cases.selectors import programme_budget
@@ -820,6 +832,7 @@ def case_disburse(
     if errors:
         raise ValidationFailed(errors)
     _require_documents(case, checklist.PAYMENT)
+    _require_payment_milestone(case)
     effect = Effect(
         changes={"disbursed_amount": amount, "paid_on": paid_on, "payment_reference": payment_reference.strip()},
         comment=comment,
@@ -906,10 +919,26 @@ def document_upload(
     TooManyDocuments and AlreadyReplaced (409), ConcurrentChange.
     """
     require_document_upload(case=case, actor=actor)
+    return _store_document(case=case, actor=actor, kind=kind, file=file, name=name, note=note, replaces=replaces)
+
+
+def _store_document(
+    *,
+    case: Case,
+    actor: User,
+    kind: str,
+    file: File[bytes],
+    name: str,
+    note: str = "",
+    replaces: Document | None = None,
+) -> Document:
+    """Check, store and record one file (inside the caller's transaction; the caller has
+    checked who may upload it and when)."""
     check_document_name(name)
     limit = settings.DOCUMENTS_MAX_UPLOAD_BYTES
+    too_large = TooLarge(_("A file may have at most %(size)s.") % {"size": filesizeformat(limit)}, limit=limit)
     if (file.size or 0) > limit:
-        raise TooLarge(_("A file may have at most %(size)s.") % {"size": filesizeformat(limit)}, limit=limit)
+        raise too_large
     inspected = files.inspect(file)
     if inspected is None:
         raise UnsupportedMedia(
@@ -917,7 +946,7 @@ def document_upload(
             allowed=sorted(files.ALLOWED),
         )
     if inspected.size > limit:
-        raise TooLarge(_("A file may have at most %(size)s.") % {"size": filesizeformat(limit)}, limit=limit)
+        raise too_large
     if replaces is not None:
         replaces = Document.objects.select_for_update().get(pk=replaces.pk)
         if replaces.case_id != case.pk:
@@ -972,3 +1001,250 @@ def document_upload(
         document.file.delete(save=False)  # nothing stored for a document that was not recorded
         raise
     return document
+
+
+# --- The IP office: filing, milestones, duplicate claims ------------------------------------
+
+S_ = CaseState
+IP_RECORD_CLOSED = frozenset({S_.REJECTED, S_.WITHDRAWN, S_.CANCELLED})
+APPLICATION_NUMBER_PATTERNS: dict[str, tuple[str, Promise]] = {
+    # NOIP: object type, year, serial (4 = trademark; other first digits are not checked).
+    IpOffice.NOIP: (r"^\d-\d{4}-\d{5}$", _("A NOIP application number reads like 4-2025-20619.")),
+    # WIPO: a Madrid international registration number, or a PCT application number.
+    IpOffice.WIPO: (
+        r"^(\d{6,8}|PCT/[A-Z]{2}\d{4}/\d{6})$",
+        _("A WIPO number is a Madrid registration number (6 to 8 digits) or PCT/VN2025/050001."),
+    ),
+    IpOffice.COPYRIGHT_OFFICE: (
+        r"^[0-9A-Za-z][0-9A-Za-z/.\-]{0,39}$",
+        _("A Copyright Office number has letters, digits, / . and - only, at most 40."),
+    ),
+}
+EVIDENCE_KIND: dict[str, str] = {
+    MilestoneKind.FILED: DocumentKind.FILING_RECEIPT,
+    MilestoneKind.FORMALITY_ACCEPTED: DocumentKind.VALID_APPLICATION_NOTICE,
+    MilestoneKind.GRANTED: DocumentKind.PROTECTION_CERTIFICATE,
+}
+# The milestone that lets an approved case be paid, per payment trigger (a grant implies
+# the application was accepted as valid).
+TRIGGER_MILESTONES: dict[str, frozenset[str]] = {
+    PaymentTrigger.VALID_APPLICATION: frozenset({MilestoneKind.FORMALITY_ACCEPTED, MilestoneKind.GRANTED}),
+    PaymentTrigger.CERTIFICATE_GRANTED: frozenset({MilestoneKind.GRANTED}),
+}
+
+
+def require_ip_record(*, case: Case, actor: User) -> None:
+    """The enterprise's members and officers record the filing and the office's milestones,
+    for an IP support type, until the case is refused, withdrawn or cancelled."""
+    principal = principal_for(actor)
+    if not (principal.is_member_of(case.enterprise_id) or principal.has(Role.OFFICER)):
+        raise NotAllowed(_("Only the enterprise's members and officers record the IP office's steps."))
+    if case.support_type not in IP_SUPPORT_TYPES:
+        raise InvalidState(_("This type of support has no IP office filing."), code="not_an_ip_case")
+    if case.state in IP_RECORD_CLOSED:
+        raise InvalidState(_("The case is closed: its IP office steps can no longer change."))
+
+
+def _check_claim(case: Case, kind: str, number: str, others: QuerySet[Case]) -> None:
+    """Refuse a number another live case claims, unless a manager allowed this case to."""
+    if not others.exclude(pk=case.pk).exclude(state__in=IP_RECORD_CLOSED).exists():
+        return
+    if ClaimAllowance.objects.filter(case=case, kind=kind, number=number).exists():
+        return
+    raise DuplicateClaim(
+        _("Another case already claims %(kind)s %(number)s. A manager may allow this case to claim it too.")
+        % {"kind": ClaimKind(kind).label, "number": number},
+        kind=kind,
+        number=number,
+    )
+
+
+@transaction.atomic
+def filing_set(
+    *,
+    case: Case,
+    actor: User,
+    office: str,
+    application_number: str,
+    filed_on: dt.date,
+    nice_classes: list[int] | None = None,
+) -> Filing:
+    """Record (or correct) where and when the application was filed: a `filing` event.
+    Raises NotAllowed, InvalidState, ValidationFailed, DuplicateClaim (409)."""
+    require_ip_record(case=case, actor=actor)
+    number = application_number.strip()
+    classes = nice_classes or []
+    errors: list[FieldError] = []
+    expected = IpOffice.COPYRIGHT_OFFICE if case.support_type == SupportType.COPYRIGHT else None
+    if (expected and office != expected) or (not expected and office == IpOffice.COPYRIGHT_OFFICE):
+        errors.append(FieldError("office", "wrong_office", _("This office does not register this type of right.")))
+    pattern, hint = APPLICATION_NUMBER_PATTERNS[office]
+    if not re.fullmatch(pattern, number):
+        errors.append(FieldError("application_number", "invalid_format", hint))
+    elif office == IpOffice.NOIP and case.support_type in MARK_TYPES and not number.startswith("4-"):
+        errors.append(
+            FieldError("application_number", "invalid_format", _("A NOIP trademark application number starts with 4-."))
+        )
+    if filed_on > timezone.localdate():
+        errors.append(FieldError("filed_on", "in_future", _("The filing date cannot be in the future.")))
+    if case.support_type in MARK_TYPES:
+        if not classes or len(set(classes)) != len(classes) or any(not 1 <= c <= 45 for c in classes):
+            errors.append(
+                FieldError("nice_classes", "invalid", _("List the mark's Nice classes, each from 1 to 45, once."))
+            )
+    elif classes:
+        errors.append(FieldError("nice_classes", "not_a_mark", _("Nice classes apply to marks only.")))
+    if errors:
+        raise ValidationFailed(errors)
+    others = Case.objects.filter(filing__office=office, filing__application_number=number)
+    _check_claim(case, ClaimKind.APPLICATION_NUMBER, number, others)
+    guarded_update(case, changes={})
+    filing = Filing.objects.filter(case=case).first() or Filing(case=case)
+    before = {"office": filing.office, "application_number": filing.application_number} if filing.pk else None
+    filing.office, filing.application_number, filing.filed_on = office, number, filed_on
+    filing.nice_classes = sorted(classes)
+    filing.save()
+    record_event(
+        case=case,
+        action="filing",
+        actor=actor,
+        from_state=case.state,
+        to_state=case.state,
+        data={
+            "office": office,
+            "application_number": number,
+            "filed_on": filed_on.isoformat(),
+            "nice_classes": filing.nice_classes,
+            "before": before,
+        },
+    )
+    return filing
+
+
+@transaction.atomic
+def milestone_add(
+    *,
+    case: Case,
+    actor: User,
+    kind: str,
+    occurred_on: dt.date,
+    evidence: File[bytes],
+    evidence_name: str,
+    certificate_number: str = "",
+    certificate_date: dt.date | None = None,
+    note: str = "",
+) -> Milestone:
+    """Record a step at the IP office with the document that proves it: the document is
+    stored like any upload (a `document_upload` event) and the step is a `milestone`
+    event. Raises NotAllowed, InvalidState, ValidationFailed, TooLarge, UnsupportedMedia,
+    DuplicateClaim (409), Conflict `no_filing` (409)."""
+    require_ip_record(case=case, actor=actor)
+    filing = Filing.objects.filter(case=case).first()
+    if filing is None:
+        raise InvalidState(_("Record the filing before the office's steps."), code="no_filing")
+    number = certificate_number.strip()
+    today = timezone.localdate()
+    errors: list[FieldError] = []
+    if not filing.filed_on <= occurred_on <= today:
+        errors.append(FieldError("occurred_on", "out_of_range", _("The date must be from the filing date to today.")))
+    if kind == MilestoneKind.GRANTED:
+        if not re.fullmatch(r"\d{1,10}", number):
+            errors.append(
+                FieldError("certificate_number", "invalid", _("A granted right needs its certificate number (digits)."))
+            )
+        if certificate_date is None or not filing.filed_on <= certificate_date <= today:
+            errors.append(
+                FieldError(
+                    "certificate_date",
+                    "invalid",
+                    _("A granted right needs its certificate date, from filing to today."),
+                )
+            )
+    elif number or certificate_date:
+        errors.append(
+            FieldError("certificate_number", "not_granted", _("Only a grant carries a certificate number and date."))
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    if kind == MilestoneKind.GRANTED:
+        others = Case.objects.filter(milestones__kind=MilestoneKind.GRANTED, milestones__certificate_number=number)
+        _check_claim(case, ClaimKind.CERTIFICATE_NUMBER, number, others)
+    document_kind = EVIDENCE_KIND.get(kind, DocumentKind.OTHER)
+    if kind == MilestoneKind.GRANTED and case.support_type == SupportType.COPYRIGHT:
+        document_kind = DocumentKind.COPYRIGHT_CERTIFICATE
+    document = _store_document(case=case, actor=actor, kind=document_kind, file=evidence, name=evidence_name)
+    guarded_update(case, changes={})
+    milestone = Milestone.objects.create(
+        case=case,
+        kind=kind,
+        occurred_on=occurred_on,
+        certificate_number=number,
+        certificate_date=certificate_date,
+        note=note.strip(),
+        evidence=document,
+        recorded_by=actor,
+        recorded_at=timezone.now(),
+    )
+    record_event(
+        case=case,
+        action="milestone",
+        actor=actor,
+        from_state=case.state,
+        to_state=case.state,
+        data={
+            "milestone": str(milestone.pk),
+            "kind": kind,
+            "occurred_on": occurred_on.isoformat(),
+            "certificate_number": number or None,
+            "certificate_date": certificate_date.isoformat() if certificate_date else None,
+            "evidence": str(document.pk),
+        },
+    )
+    return milestone
+
+
+@transaction.atomic
+def claim_allow(*, case: Case, actor: User, kind: str, number: str, reason: str) -> ClaimAllowance:
+    """A manager lets this case claim a number another case claims too, with the reason:
+    a `claim_allowed` event. Raises NotAllowed, ValidationFailed."""
+    if not principal_for(actor).has(Role.MANAGER):
+        raise NotAllowed(_("Only managers can allow a second claim on a number."))
+    if not reason.strip():
+        raise ValidationFailed.single("reason", "required", _("Give the reason for allowing the second claim."))
+    allowance, created = ClaimAllowance.objects.get_or_create(
+        case=case,
+        kind=kind,
+        number=number.strip(),
+        defaults={"reason": reason.strip(), "allowed_by": actor, "allowed_at": timezone.now()},
+    )
+    if created:
+        guarded_update(case, changes={})
+        record_event(
+            case=case,
+            action="claim_allowed",
+            actor=actor,
+            from_state=case.state,
+            to_state=case.state,
+            comment=reason.strip(),
+            data={"kind": kind, "number": allowance.number},
+        )
+    return allowance
+
+
+def _require_payment_milestone(case: Case) -> None:
+    """An IP case is paid only once the office reached the rule's trigger, with evidence."""
+    if case.support_type not in IP_SUPPORT_TYPES:
+        return
+    rule = case.decided_rule or {}
+    trigger = rule.get("payment_trigger", PaymentTrigger.VALID_APPLICATION)
+    needed = TRIGGER_MILESTONES[trigger]
+    if not Milestone.objects.filter(case=case, kind__in=needed).exists():
+        wanted = (
+            MilestoneKind.GRANTED if trigger == PaymentTrigger.CERTIFICATE_GRANTED else MilestoneKind.FORMALITY_ACCEPTED
+        )
+        raise MilestoneMissing(
+            _("The rule pays once the office's step “%(milestone)s” is recorded with its evidence.")
+            % {"milestone": MilestoneKind(wanted).label},
+            missing=wanted,
+            payment_trigger=trigger,
+        )

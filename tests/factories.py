@@ -16,7 +16,17 @@ from accounts.models import User
 from accounts.roles import Role, forget_principal
 from applicants.models import Enterprise, LegalForm, Membership, MembershipRole, SectorGroup
 from cases import services
-from cases.models import Case, CaseState, Programme, SupportRule, SupportType
+from cases.models import (
+    IP_SUPPORT_TYPES,
+    MARK_TYPES,
+    Case,
+    CaseState,
+    IpOffice,
+    MilestoneKind,
+    Programme,
+    SupportRule,
+    SupportType,
+)
 
 PASSWORD = "correct-Horse-battery-9"
 _tax_codes = itertools.count(100_000)
@@ -105,6 +115,37 @@ def cost_line(amount: int = 40_000_000, **overrides: Any) -> dict[str, Any]:
     }
 
 
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+_application_numbers = itertools.count(1)
+
+
+def record_valid_application(case: Case, member: User) -> None:
+    """The filing at NOIP and its acceptance as valid, with evidence: what the default
+    payment trigger (valid_application) waits for, so an approved case can be paid."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    if case.support_type not in IP_SUPPORT_TYPES:
+        return
+    office = IpOffice.COPYRIGHT_OFFICE if case.support_type == SupportType.COPYRIGHT else IpOffice.NOIP
+    prefix = "4" if case.support_type in MARK_TYPES else "1"
+    number = f"{prefix}-{timezone.localdate().year}-{next(_application_numbers):05d}"
+    if office == IpOffice.COPYRIGHT_OFFICE:
+        number = f"QTG-{next(_application_numbers)}"
+    today = timezone.localdate()
+    classes = [30] if case.support_type in MARK_TYPES else []
+    services.filing_set(
+        case=case, actor=member, office=office, application_number=number, filed_on=today, nice_classes=classes
+    )
+    services.milestone_add(
+        case=case,
+        actor=member,
+        kind=MilestoneKind.FORMALITY_ACCEPTED,
+        occurred_on=today,
+        evidence=SimpleUploadedFile("thong-bao-hop-le.pdf", PDF, "application/pdf"),
+        evidence_name="thong-bao-hop-le.pdf",
+    )
+
+
 def make_case(
     *,
     state: str = CaseState.DRAFT,
@@ -153,6 +194,7 @@ def make_case(
     if state == CaseState.REJECTED:
         return services.case_reject(case=case, actor=manager, comment="Không đạt.")
     services.case_approve(case=case, actor=manager)
+    record_valid_application(case, member)
     if state == CaseState.APPROVED:
         return case
     if state == CaseState.CANCELLED:

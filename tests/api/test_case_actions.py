@@ -326,11 +326,21 @@ def test_allowed_actions_follow_the_table(client_for, case_in, applicant, office
 def test_events_are_oldest_first_with_actor(client_for, case_in, officer):
     case = case_in("disbursed")
     events = client_for(officer).get(f"/api/v1/cases/{case.pk}/events/").json()["results"]
-    assert [e["action"] for e in events] == ["create", "submit", "receive", "recommend", "approve", "disburse"]
+    assert [e["action"] for e in events] == [
+        "create",
+        "submit",
+        "receive",
+        "recommend",
+        "approve",
+        "filing",
+        "document_upload",
+        "milestone",
+        "disburse",
+    ]
     assert events[0]["from_state"] == ""
     assert events[-1]["to_state"] == "disbursed"
     assert events[2]["actor"] == {"id": str(officer.pk), "username": "officer"}
-    assert [e["seq"] for e in events] == list(range(1, 7))
+    assert [e["seq"] for e in events] == list(range(1, 10))
 
 
 def test_a_closed_programme_still_serves_reads_and_pays_approved_cases(

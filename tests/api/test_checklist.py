@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cases import services
 from cases.models import Case, CaseEvent, SupportRule
+from tests.factories import record_valid_application
 from tests.problems import assert_problem
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -118,6 +119,7 @@ def test_payment_documents_held_since_the_draft_let_the_case_be_paid(
     services.case_receive(case=case, actor=officer)
     services.case_recommend(case=case, actor=officer, outcome="approve", amount=10_000_000, comment="Đạt")
     services.case_approve(case=case, actor=manager)
+    record_valid_application(case, applicant)
     body = {"amount": 10_000_000, "paid_on": timezone.localdate().isoformat(), "payment_reference": "UNC-8"}
 
     paid = client_for(officer).post(f"/api/v1/cases/{case.pk}/disburse/", body, format="json")
