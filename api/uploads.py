@@ -3,7 +3,6 @@ checked before Django would quietly rewrite them."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from django.conf import settings
@@ -53,11 +52,12 @@ class SizeLimitUploadHandler(FileUploadHandler):
 
 class _NameCheckingParser(DjangoMultiPartParser):
     def sanitize_file_name(self, file_name: str) -> str | None:
-        # Django would strip a path, drop control characters and carry on; a name is
-        # refused instead, so what the user sent is never silently changed.
-        name = html.unescape(file_name)
-        services.check_document_name(name)
-        return name
+        # Django would unescape HTML character references, strip a path, drop control
+        # characters and carry on; the name is checked as sent and refused instead, so
+        # what the user sent is never silently changed (nor a control character smuggled
+        # in as &#7;).
+        services.check_document_name(file_name)
+        return file_name
 
 
 class DocumentUploadParser(MultiPartParser):

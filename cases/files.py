@@ -1,8 +1,8 @@
 """What an uploaded file really is, judged by its bytes, and whether its name is safe.
 
 Allowed: PDF, PNG, JPEG, DOCX, XLSX and ODT. The declared content type and the extension
-are never trusted: the first bytes decide (the `filetype` library), and the office formats,
-which are ZIP archives, must also open as one with the part their format requires.
+are never trusted: the first bytes decide (the `filetype` library), and for a ZIP archive
+the parts inside decide which office format it is, if any.
 """
 
 from __future__ import annotations
@@ -17,15 +17,32 @@ import filetype
 
 MAX_NAME_LENGTH = 255
 
-# media type -> (extension, the ZIP member the format requires, or None)
-ALLOWED: dict[str, tuple[str, str | None]] = {
-    "application/pdf": (".pdf", None),
-    "image/png": (".png", None),
-    "image/jpeg": (".jpg", None),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx", "[Content_Types].xml"),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx", "[Content_Types].xml"),
-    "application/vnd.oasis.opendocument.text": (".odt", "mimetype"),
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ODT = "application/vnd.oasis.opendocument.text"
+# media type -> (extension, what decides it)
+ALLOWED: dict[str, tuple[str, str]] = {
+    "application/pdf": (".pdf", "signature"),
+    "image/png": (".png", "signature"),
+    "image/jpeg": (".jpg", "signature"),
+    DOCX: (".docx", "[Content_Types].xml and word/document.xml"),
+    XLSX: (".xlsx", "[Content_Types].xml and xl/workbook.xml"),
+    ODT: (".odt", "mimetype"),
 }
+# What filetype may call a ZIP-based file; the archive's parts decide which, if any.
+ZIP_TYPES = frozenset(
+    {
+        "application/zip",
+        DOCX,
+        XLSX,
+        ODT,
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/epub+zip",
+        "application/java-archive",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -65,19 +82,31 @@ def inspect(stream: IO[bytes]) -> Inspected | None:
     if size == 0:
         return None
     guessed = filetype.guess_mime(head)
+    if guessed in ZIP_TYPES:
+        guessed = _office_type(stream)
     if guessed not in ALLOWED:
         return None
-    extension, required_member = ALLOWED[guessed]
-    if required_member is not None and not _zip_has(stream, required_member):
-        return None
+    extension, _member = ALLOWED[guessed]
     return Inspected(media_type=guessed, extension=extension, size=size, sha256=digest.hexdigest())
 
 
-def _zip_has(stream: IO[bytes], member: str) -> bool:
+def _office_type(stream: IO[bytes]) -> str | None:
+    """Which office format a ZIP archive is, from the parts each format requires (not from
+    where they sit in the archive), or None for any other archive or a broken one."""
     try:
         with zipfile.ZipFile(stream) as archive:
-            return member in archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return False
+            order = archive.namelist()
+            names = set(order)
+            # OpenDocument: `mimetype` is the first part (ODF 1.2, part 3, section 3.3)
+            if order[:1] == ["mimetype"] and archive.read("mimetype").strip() == ODT.encode():
+                return ODT
+            if "[Content_Types].xml" in names:
+                if "word/document.xml" in names:
+                    return DOCX
+                if "xl/workbook.xml" in names:
+                    return XLSX
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+        return None
     finally:
         stream.seek(0)
+    return None
