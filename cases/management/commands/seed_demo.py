@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -22,9 +24,14 @@ from accounts.roles import Role, forget_principal
 from applicants import services as applicant_services
 from applicants.models import Enterprise, LegalForm, SectorGroup
 from cases import services
-from cases.models import Case, Programme, SupportType
+from cases.models import Case, IpOffice, MilestoneKind, Programme, SupportType
 
 PROGRAMME_CODE = "shtt-{year}"
+# A one-page PDF standing in for the office's notices in the demo.
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
 
 # Ceilings follow Circular 75/2021/TT-BTC Art. 6 and Decree 80/2021 Art. 22; the percent is
 # a provincial choice. Demo values only.
@@ -219,12 +226,41 @@ class Command(BaseCommand):
         services.case_receive(case=approved, actor=officer)
         services.case_recommend(case=approved, actor=officer, outcome="approve", amount=28_000_000, comment="Đạt.")
         services.case_approve(case=approved, actor=manager, comment="Đồng ý.")
+        self._office_steps(approved, applicant2, "4-2026-01234", [(MilestoneKind.FORMALITY_ACCEPTED, "")], [31, 35])
 
         paid = new("applicant", SupportType.PATENT, "Sáng chế máy rang cà phê", 50_000_000, 50_000_000)
         services.case_submit(case=paid, actor=applicant)
         services.case_receive(case=paid, actor=officer)
         services.case_recommend(case=paid, actor=officer, outcome="approve", amount=25_000_000, comment="Đạt.")
         services.case_approve(case=paid, actor=manager)
+        steps: list[tuple[str, str]] = [(MilestoneKind.FORMALITY_ACCEPTED, ""), (MilestoneKind.GRANTED, "12345")]
+        self._office_steps(paid, applicant, "1-2026-00321", steps, [])
         services.case_disburse(
             case=paid, actor=officer, amount=25_000_000, paid_on=timezone.localdate(), payment_reference="UNC-0001"
         )
+
+    def _office_steps(
+        self, case: Case, member: User, number: str, steps: Sequence[tuple[str, str]], classes: list[int]
+    ) -> None:
+        """The filing at NOIP and the office's steps, each with a (demo) PDF as evidence."""
+        today = timezone.localdate()
+        services.filing_set(
+            case=case,
+            actor=member,
+            office=IpOffice.NOIP,
+            application_number=number,
+            filed_on=today,
+            nice_classes=classes,
+        )
+        for kind, certificate in steps:
+            name = f"{kind}.pdf"
+            services.milestone_add(
+                case=case,
+                actor=member,
+                kind=kind,
+                occurred_on=today,
+                evidence=SimpleUploadedFile(name, DEMO_PDF, "application/pdf"),
+                evidence_name=name,
+                certificate_number=certificate,
+                certificate_date=today if certificate else None,
+            )

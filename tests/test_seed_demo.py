@@ -1,0 +1,27 @@
+"""The demo data that `make run` loads: it must load, twice, and leave a consistent ledger."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from cases.models import Case, Document, Milestone
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_loads_once_and_again_without_duplicates(documents_dir):
+    call_command("seed_demo", password="demo-Pass-2026", stdout=StringIO())
+    counts = (Case.objects.count(), Document.objects.count(), Milestone.objects.count())
+    call_command("seed_demo", password="demo-Pass-2026", stdout=StringIO())
+
+    assert (Case.objects.count(), Document.objects.count(), Milestone.objects.count()) == counts
+    assert counts == (7, 3, 3)
+    states = sorted(Case.objects.values_list("state", flat=True))
+    assert states == ["approved", "awaiting_supplement", "disbursed", "draft", "in_review", "recommended", "submitted"]
+    assert len(list(documents_dir.rglob("*.pdf"))) == 3
+    out = StringIO()
+    call_command("check_budget", stdout=out)
+    assert "agrees" in out.getvalue()
