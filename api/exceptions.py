@@ -1,7 +1,8 @@
 """Every error as application/problem+json (RFC 9457), mapped in one place.
 
 Domain errors (common.exceptions and their subclasses) map by family: ValidationFailed
-400, NotAllowed 403, NotFound 404, Conflict 409. DRF's own errors keep their status.
+400, NotAllowed 403, NotFound 404, Conflict 409, TooLarge 413, UnsupportedMedia 415. DRF's
+own errors keep their status.
 Titles and details are translated into the request's language; `type` and `code` never are.
 """
 
