@@ -30,6 +30,7 @@ from cases import checklist, files, limits, selectors
 from cases.exceptions import (
     AlreadyReplaced,
     BudgetExceeded,
+    ConcurrentChange,
     DocumentsMissing,
     DuplicateClaim,
     FieldError,
@@ -922,6 +923,21 @@ def document_upload(
     return _store_document(case=case, actor=actor, kind=kind, file=file, name=name, note=note, replaces=replaces)
 
 
+def _lock_for_append(case: Case) -> None:
+    """Take the case row's lock and move to its current version before appending to it.
+
+    An upload or a milestone adds to the case rather than overwriting what someone read,
+    so two members uploading at once should both succeed (one after the other), not get a
+    409 for a change they could not have lost. The state is checked again under the lock:
+    a case submitted meanwhile is no longer open for documents.
+    """
+    current = Case.objects.select_for_update().only("version", "state").get(pk=case.pk)
+    if current.state != case.state:
+        raise ConcurrentChange(_("The case was changed by someone else at the same time. Reload it and try again."))
+    case.version = current.version
+    guarded_update(case, changes={})
+
+
 def _store_document(
     *,
     case: Case,
@@ -957,7 +973,7 @@ def _store_document(
             raise ValidationFailed.single(
                 "kind", "kind_mismatch", _("A new version keeps the kind of the document it replaces.")
             )
-    guarded_update(case, changes={})  # the case row is now locked: the count below holds
+    _lock_for_append(case)
     if Document.objects.filter(case=case).count() >= settings.DOCUMENTS_MAX_PER_CASE:
         raise TooManyDocuments(
             _("A case may hold at most %(count)s files, every version counted.")
@@ -1173,7 +1189,7 @@ def milestone_add(
     if kind == MilestoneKind.GRANTED and case.support_type == SupportType.COPYRIGHT:
         document_kind = DocumentKind.COPYRIGHT_CERTIFICATE
     document = _store_document(case=case, actor=actor, kind=document_kind, file=evidence, name=evidence_name)
-    guarded_update(case, changes={})
+    _lock_for_append(case)
     milestone = Milestone.objects.create(
         case=case,
         kind=kind,

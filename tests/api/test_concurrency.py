@@ -161,3 +161,32 @@ def test_concurrent_approvals_never_exceed_a_lowered_item_count(live_server, cas
     assert Counter(r.status_code for r in responses) == {200: 4, 400: 8}
     assert {r.json()["limit"] for r in responses if r.status_code == 400} == {"item_count"}
     assert Case.objects.filter(programme=programme, state="approved").count() == 4
+
+
+def test_simultaneous_uploads_all_land_until_the_per_case_limit(live_server, case_in, applicant, settings):
+    from cases.models import Document
+    from tests.factories import PDF
+
+    settings.DOCUMENTS_MAX_PER_CASE = 3
+    case = case_in("draft")
+    _instance, token = AuthToken.objects.create(user=applicant)
+    barrier = threading.Barrier(8)
+
+    def upload(n: int) -> requests.Response:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            barrier.wait()
+            return session.post(
+                f"{live_server.url}/api/v1/cases/{case.pk}/documents/",
+                data={"kind": "invoice"},
+                files={"file": (f"hoa-don-{n}.pdf", PDF, "application/pdf")},
+                timeout=60,
+            )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(upload, range(8)))
+
+    assert Counter(r.status_code for r in responses) == {201: 3, 409: 5}
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"too_many_documents"}
+    assert Document.objects.filter(case=case).count() == 3
+    assert CaseEvent.objects.filter(case=case, action="document_upload").count() == 3
