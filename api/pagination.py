@@ -69,4 +69,6 @@ class DocumentPagination(KeysetPagination):
 
 
 class MilestonePagination(KeysetPagination):
+    """The office's steps in the order they were recorded."""
+
     ordering = "recorded_at"

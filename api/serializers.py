@@ -491,8 +491,12 @@ class DecidedRuleOutput(serializers.Serializer[Any]):
     startup_required = serializers.BooleanField()
     payment_trigger = serializers.ChoiceField(choices=PaymentTrigger.choices)
     legal_basis = serializers.CharField()
-    documents_at_submission = serializers.ListField(child=serializers.CharField(), required=False)
-    documents_before_payment = serializers.ListField(child=serializers.CharField(), required=False)
+    documents_at_submission = serializers.ListField(
+        child=serializers.ChoiceField(choices=DocumentKind.choices), required=False
+    )
+    documents_before_payment = serializers.ListField(
+        child=serializers.ChoiceField(choices=DocumentKind.choices), required=False
+    )
     supportable = SupportableOutput()
 
     def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
@@ -627,6 +631,13 @@ class CaseRequiredCommentInput(StrictInput):
 
 class CaseSupplementRequestInput(StrictInput):
     items = serializers.ListField(child=serializers.CharField(max_length=500), allow_empty=False, max_length=100)
+    document_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=DocumentKind.choices),
+        required=False,
+        default=list,
+        max_length=20,
+        help_text=_("Document kinds asked for; the checklist shows them as requested until uploaded."),
+    )
     comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
 
 

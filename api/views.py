@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from api import pagination
 from api import serializers as s
 from api.exceptions import PROBLEM_CONTENT_TYPE, problem
 from api.filters import FilterSetBackend, StrictOrderingFilter
+from api.parsers import SafeJSONParser
 from api.schema import ActionAutoSchema
 from api.throttles import UsernameThrottle
 from api.uploads import DocumentUploadParser, SizeLimitUploadHandler
@@ -38,12 +40,14 @@ from applicants import services as applicant_services
 from applicants.models import Enterprise
 from cases import selectors as case_selectors
 from cases import services as case_services
+from cases.exceptions import DocumentNotFound
 from cases.filters import CaseFilter
 from cases.models import Case, CaseEvent, Document, Milestone, SupportRuleChange
 from cases.workflow import authorize
 from common.exceptions import NotFound, ValidationFailed
 
 PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457)")
+logger = logging.getLogger(__name__)
 P400 = {400: PROBLEM}
 P401 = {401: PROBLEM}
 P403 = {403: PROBLEM}
@@ -528,8 +532,13 @@ class CaseDocumentDownloadView(APIView):
     )
     def get(self, request: Request, pk: str, document_id: str) -> FileResponse:
         document = case_selectors.document_get_visible(user=_user(request), case_id=pk, document_id=document_id)
+        try:
+            stream = document.file.open("rb")
+        except OSError:  # the row is there, the bytes are not: an operations problem, said once
+            logger.error("document %s of case %s: stored file %s is missing", document.pk, pk, document.file.name)
+            raise DocumentNotFound(_("The document's file cannot be found. The office has been told.")) from None
         response = FileResponse(
-            document.file.open("rb"),
+            stream,
             as_attachment=True,
             filename=document.original_name,
             content_type=document.media_type,
@@ -539,6 +548,8 @@ class CaseDocumentDownloadView(APIView):
 
 
 class CaseFilingView(APIView):
+    parser_classes = [SafeJSONParser]
+
     @extend_schema(tags=["ip office"], responses={200: s.FilingOutput, **P401, **P404})
     def get(self, request: Request, pk: str) -> Response:
         case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
@@ -595,6 +606,8 @@ class CaseMilestoneListView(GenericAPIView[Any]):
 
 
 class CaseClaimAllowanceView(APIView):
+    parser_classes = [SafeJSONParser]
+
     @extend_schema(
         tags=["ip office"],
         request=s.ClaimAllowanceInput,

@@ -144,6 +144,8 @@ if env.str("DOCUMENTS_S3_BUCKET", default=""):
             "default_acl": "private",
             "querystring_auth": True,
             "file_overwrite": False,
+            # a download spills to a temporary file past 1 MB instead of sitting in memory
+            "max_memory_size": 1024 * 1024,
         },
     }
 else:

@@ -90,6 +90,15 @@ def inspect(stream: IO[bytes]) -> Inspected | None:
     return Inspected(media_type=guessed, extension=extension, size=size, sha256=digest.hexdigest())
 
 
+def _has_macros(archive: zipfile.ZipFile, names: set[str]) -> bool:
+    """A macro-enabled Office file (.docm, .xlsm) under a .docx/.xlsx name: VBA parts, or a
+    content type that says so. Only the first 64 KB of the content types are read."""
+    if any(name.lower().endswith("vbaproject.bin") for name in names):
+        return True
+    with archive.open("[Content_Types].xml") as types:
+        return b"macroenabled" in types.read(64 * 1024).lower()
+
+
 def _office_type(stream: IO[bytes]) -> str | None:
     """Which office format a ZIP archive is, from the parts each format requires (not from
     where they sit in the archive), or None for any other archive or a broken one."""
@@ -97,10 +106,14 @@ def _office_type(stream: IO[bytes]) -> str | None:
         with zipfile.ZipFile(stream) as archive:
             order = archive.namelist()
             names = set(order)
-            # OpenDocument: `mimetype` is the first part (ODF 1.2, part 3, section 3.3)
-            if order[:1] == ["mimetype"] and archive.read("mimetype").strip() == ODT.encode():
-                return ODT
-            if "[Content_Types].xml" in names:
+            # OpenDocument: `mimetype` is the first part, stored uncompressed (ODF 1.2,
+            # part 3, 3.3); checking that first means a compressed "mimetype" (a zip bomb)
+            # is never inflated.
+            if order[:1] == ["mimetype"]:
+                info = archive.getinfo("mimetype")
+                stored = info.compress_type == zipfile.ZIP_STORED and info.file_size <= 64
+                return ODT if stored and archive.open(info).read(64).strip() == ODT.encode() else None
+            if "[Content_Types].xml" in names and not _has_macros(archive, names):
                 if "word/document.xml" in names:
                     return DOCX
                 if "xl/workbook.xml" in names:

@@ -448,6 +448,21 @@ class ClaimKind(models.TextChoices):
     CERTIFICATE_NUMBER = "certificate_number", _("Certificate number")
 
 
+class ClaimedNumber(models.Model):
+    """One row per application or certificate number ever claimed: claims on the same
+    number take this row's lock first, so two cases cannot both check, find it free and
+    take it at the same moment."""
+
+    kind = models.CharField(max_length=24, choices=ClaimKind.choices)
+    number = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "number"], name="claimed_number_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.number}"
+
+
 class ClaimAllowance(models.Model):
     """A manager's decision that this case may claim a number another case already claims
     (e.g. one mark supported once for filing and once for a second class), with the reason."""

@@ -30,6 +30,7 @@ from cases import checklist, files, limits, selectors
 from cases.exceptions import (
     AlreadyReplaced,
     BudgetExceeded,
+    CaseNotFound,
     ConcurrentChange,
     DocumentsMissing,
     DuplicateClaim,
@@ -51,6 +52,7 @@ from cases.models import (
     Case,
     CaseState,
     ClaimAllowance,
+    ClaimedNumber,
     ClaimKind,
     CostLine,
     Document,
@@ -70,7 +72,7 @@ from cases.models import (
     queue_key_for,
 )
 from cases.selectors import programme_budget
-from cases.workflow import Effect, apply_transition, authorize, guarded_update, record_event
+from cases.workflow import Effect, apply_transition, authorize, guarded_update, is_visible, record_event
 from common.formats import vnd
 
 logger = logging.getLogger(__name__)
@@ -655,6 +657,12 @@ def case_submit(*, case: Case, actor: User, comment: str = "") -> Case:
             checks=result.as_data(),
         )
     _require_documents(case, checklist.SUBMISSION)
+    filing = Filing.objects.filter(case=case).first()
+    if filing is not None:  # a draft's number was not checked against others: it is now
+        others = Case.objects.filter(
+            filing__office=filing.office, filing__application_number__iexact=filing.application_number
+        )
+        _check_claim(case, ClaimKind.APPLICATION_NUMBER, filing.application_number, others)
     priority = case.enterprise.priority_flags
     now = timezone.now()
     reference = _next_reference(programme.reference_prefix, timezone.localtime(now).year)
@@ -686,8 +694,12 @@ def case_receive(*, case: Case, actor: User, comment: str = "") -> Case:
 
 
 @transaction.atomic
-def case_request_supplement(*, case: Case, actor: User, items: list[str], comment: str = "") -> Case:
-    """Ask for everything missing in one request (one-stop rules). `items` must be non-empty."""
+def case_request_supplement(
+    *, case: Case, actor: User, items: list[str], comment: str = "", document_kinds: list[str] | None = None
+) -> Case:
+    """Ask for everything missing in one request (one-stop rules). `items` must be non-empty;
+    `document_kinds` (and any item that is a document kind) ask for documents the
+    checklist then shows as requested."""
     authorize(case, "request-supplement", actor)
     cleaned = [item.strip() for item in items if item.strip()]
     if not cleaned:
@@ -696,7 +708,7 @@ def case_request_supplement(*, case: Case, actor: User, items: list[str], commen
         )
     # An item that is a document kind (e.g. "invoice") asks for a document of that kind:
     # the checklist shows it as requested until one is uploaded.
-    kinds = [item for item in dict.fromkeys(cleaned) if item in DocumentKind.values]
+    kinds = [k for k in dict.fromkeys([*(document_kinds or []), *cleaned]) if k in DocumentKind.values]
     effect = Effect(comment=comment, data={"items": cleaned, "document_kinds": kinds})
     return apply_transition(case=case, action="request-supplement", actor=actor, effect=effect)
 
@@ -885,13 +897,27 @@ NAME_PROBLEMS: dict[str, Promise] = {
 
 
 def require_document_upload(*, case: Case, actor: User) -> None:
-    """Members add documents to a draft or to a dossier awaiting a supplement; otherwise
-    documents are read-only. Raises NotAllowed, InvalidState. Views call it before
-    reading the upload."""
+    """Members add documents to a draft or to a dossier awaiting a supplement, and to an
+    approved case the documents its rule requires before payment (see `_check_upload_kind`);
+    otherwise documents are read-only. Raises NotAllowed, InvalidState. Views call it
+    before reading the upload."""
     if not principal_for(actor).is_member_of(case.enterprise_id):
         raise NotAllowed(_("Only members of the enterprise can add documents to its applications."))
-    if case.state not in DOCUMENT_STATES:
+    if case.state not in DOCUMENT_STATES and case.state != CaseState.APPROVED:
         raise InvalidState(_("Documents can be added only to a draft or while a supplement is requested."))
+
+
+def _check_upload_kind(case: Case, kind: str, replaces: Document | None) -> None:
+    """An approved case takes only new documents of the kinds its decided rule requires
+    before payment (an invoice, an acceptance record), never a new version of one."""
+    if case.state != CaseState.APPROVED:
+        return
+    wanted = (case.decided_rule or {}).get("documents_before_payment", [])
+    if kind not in wanted or replaces is not None:
+        raise InvalidState(
+            _("An approved case takes only the documents its rule requires before payment: %(kinds)s.")
+            % {"kinds": ", ".join(str(DocumentKind(k).label) for k in wanted) or "-"}
+        )
 
 
 def check_document_name(name: str) -> None:
@@ -920,6 +946,7 @@ def document_upload(
     TooManyDocuments and AlreadyReplaced (409), ConcurrentChange.
     """
     require_document_upload(case=case, actor=actor)
+    _check_upload_kind(case, kind, replaces)
     return _store_document(case=case, actor=actor, kind=kind, file=file, name=name, note=note, replaces=replaces)
 
 
@@ -1023,6 +1050,8 @@ def _store_document(
 
 S_ = CaseState
 IP_RECORD_CLOSED = frozenset({S_.REJECTED, S_.WITHDRAWN, S_.CANCELLED})
+# The filing is what a decision was taken on: from approval on it no longer changes.
+FILING_FROZEN = IP_RECORD_CLOSED | {S_.APPROVED, S_.DISBURSED}
 APPLICATION_NUMBER_PATTERNS: dict[str, tuple[str, Promise]] = {
     # NOIP: object type, year, serial (4 = trademark; other first digits are not checked).
     IpOffice.NOIP: (r"^\d-\d{4}-\d{5}$", _("A NOIP application number reads like 4-2025-20619.")),
@@ -1043,29 +1072,52 @@ EVIDENCE_KIND: dict[str, str] = {
 }
 # The milestone that lets an approved case be paid, per payment trigger (a grant implies
 # the application was accepted as valid).
+FINAL_MILESTONES = frozenset({MilestoneKind.GRANTED, MilestoneKind.REFUSED, MilestoneKind.WITHDRAWN})
 TRIGGER_MILESTONES: dict[str, frozenset[str]] = {
     PaymentTrigger.VALID_APPLICATION: frozenset({MilestoneKind.FORMALITY_ACCEPTED, MilestoneKind.GRANTED}),
     PaymentTrigger.CERTIFICATE_GRANTED: frozenset({MilestoneKind.GRANTED}),
 }
 
 
-def require_ip_record(*, case: Case, actor: User) -> None:
-    """The enterprise's members and officers record the filing and the office's milestones,
-    for an IP support type, until the case is refused, withdrawn or cancelled."""
+def require_ip_record(*, case: Case, actor: User, filing: bool = False) -> None:
+    """The enterprise's members and officers record the filing and the office's milestones
+    of a case they can see, for an IP support type: milestones until the case is refused,
+    withdrawn or cancelled, the filing until the case is approved. Raises CaseNotFound,
+    NotAllowed, InvalidState."""
     principal = principal_for(actor)
+    if not is_visible(principal, case):
+        raise CaseNotFound(_("No such case."))
     if not (principal.is_member_of(case.enterprise_id) or principal.has(Role.OFFICER)):
         raise NotAllowed(_("Only the enterprise's members and officers record the IP office's steps."))
     if case.support_type not in IP_SUPPORT_TYPES:
         raise InvalidState(_("This type of support has no IP office filing."), code="not_an_ip_case")
     if case.state in IP_RECORD_CLOSED:
         raise InvalidState(_("The case is closed: its IP office steps can no longer change."))
+    if filing and case.state in FILING_FROZEN:
+        raise InvalidState(_("The case has been decided on this filing: it can no longer change."))
+
+
+def _claim_key(kind: str, number: str) -> str:
+    """Numbers compare without case or surrounding space (qtg-1 is QTG-1)."""
+    return number.strip().upper()
 
 
 def _check_claim(case: Case, kind: str, number: str, others: QuerySet[Case]) -> None:
-    """Refuse a number another live case claims, unless a manager allowed this case to."""
-    if not others.exclude(pk=case.pk).exclude(state__in=IP_RECORD_CLOSED).exists():
+    """Refuse a number another live case (past draft) claims, unless a manager allowed this
+    case to. The number's lock row is taken first, so concurrent claims queue."""
+    key = _claim_key(kind, number)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                ClaimedNumber.objects.get_or_create(kind=kind, number=key)
+            break
+        except IntegrityError:
+            continue  # created by a concurrent claim: lock it below
+    ClaimedNumber.objects.select_for_update().filter(kind=kind, number=key).first()
+    live = others.exclude(pk=case.pk).exclude(state__in=IP_RECORD_CLOSED).exclude(state=CaseState.DRAFT)
+    if not live.exists():
         return
-    if ClaimAllowance.objects.filter(case=case, kind=kind, number=number).exists():
+    if ClaimAllowance.objects.filter(case=case, kind=kind, number__iexact=key).exists():
         return
     raise DuplicateClaim(
         _("Another case already claims %(kind)s %(number)s. A manager may allow this case to claim it too.")
@@ -1087,7 +1139,7 @@ def filing_set(
 ) -> Filing:
     """Record (or correct) where and when the application was filed: a `filing` event.
     Raises NotAllowed, InvalidState, ValidationFailed, DuplicateClaim (409)."""
-    require_ip_record(case=case, actor=actor)
+    require_ip_record(case=case, actor=actor, filing=True)
     number = application_number.strip()
     classes = nice_classes or []
     errors: list[FieldError] = []
@@ -1112,8 +1164,14 @@ def filing_set(
         errors.append(FieldError("nice_classes", "not_a_mark", _("Nice classes apply to marks only.")))
     if errors:
         raise ValidationFailed(errors)
-    others = Case.objects.filter(filing__office=office, filing__application_number=number)
-    _check_claim(case, ClaimKind.APPLICATION_NUMBER, number, others)
+    current = Filing.objects.filter(case=case).first()
+    unchanged = current is not None and (current.office, _claim_key("", current.application_number)) == (
+        office,
+        _claim_key("", number),
+    )
+    if not unchanged:  # a case keeps a number it already holds, even once a second claim is allowed
+        others = Case.objects.filter(filing__office=office, filing__application_number__iexact=number)
+        _check_claim(case, ClaimKind.APPLICATION_NUMBER, number, others)
     guarded_update(case, changes={})
     filing = Filing.objects.filter(case=case).first() or Filing(case=case)
     before = {"office": filing.office, "application_number": filing.application_number} if filing.pk else None
@@ -1164,7 +1222,7 @@ def milestone_add(
     if not filing.filed_on <= occurred_on <= today:
         errors.append(FieldError("occurred_on", "out_of_range", _("The date must be from the filing date to today.")))
     if kind == MilestoneKind.GRANTED:
-        if not re.fullmatch(r"\d{1,10}", number):
+        if not re.fullmatch(r"[1-9]\d{0,9}", number):
             errors.append(
                 FieldError("certificate_number", "invalid", _("A granted right needs its certificate number (digits)."))
             )
@@ -1183,12 +1241,43 @@ def milestone_add(
     if errors:
         raise ValidationFailed(errors)
     if kind == MilestoneKind.GRANTED:
-        others = Case.objects.filter(milestones__kind=MilestoneKind.GRANTED, milestones__certificate_number=number)
+        others = Case.objects.filter(
+            filing__office=filing.office,
+            milestones__kind=MilestoneKind.GRANTED,
+            milestones__certificate_number=number,
+        )
         _check_claim(case, ClaimKind.CERTIFICATE_NUMBER, number, others)
     document_kind = EVIDENCE_KIND.get(kind, DocumentKind.OTHER)
     if kind == MilestoneKind.GRANTED and case.support_type == SupportType.COPYRIGHT:
         document_kind = DocumentKind.COPYRIGHT_CERTIFICATE
     document = _store_document(case=case, actor=actor, kind=document_kind, file=evidence, name=evidence_name)
+    try:
+        return _record_milestone(
+            case=case,
+            actor=actor,
+            kind=kind,
+            occurred_on=occurred_on,
+            number=number,
+            certificate_date=certificate_date,
+            note=note,
+            document=document,
+        )
+    except Exception:
+        document.file.delete(save=False)  # the evidence goes with the milestone it proves
+        raise
+
+
+def _record_milestone(
+    *,
+    case: Case,
+    actor: User,
+    kind: str,
+    occurred_on: dt.date,
+    number: str,
+    certificate_date: dt.date | None,
+    note: str,
+    document: Document,
+) -> Milestone:
     _lock_for_append(case)
     milestone = Milestone.objects.create(
         case=case,
@@ -1223,7 +1312,10 @@ def milestone_add(
 def claim_allow(*, case: Case, actor: User, kind: str, number: str, reason: str) -> ClaimAllowance:
     """A manager lets this case claim a number another case claims too, with the reason:
     a `claim_allowed` event. Raises NotAllowed, ValidationFailed."""
-    if not principal_for(actor).has(Role.MANAGER):
+    principal = principal_for(actor)
+    if not is_visible(principal, case):
+        raise CaseNotFound(_("No such case."))
+    if not principal.has(Role.MANAGER):
         raise NotAllowed(_("Only managers can allow a second claim on a number."))
     if not reason.strip():
         raise ValidationFailed.single("reason", "required", _("Give the reason for allowing the second claim."))
@@ -1254,6 +1346,16 @@ def _require_payment_milestone(case: Case) -> None:
     rule = case.decided_rule or {}
     trigger = rule.get("payment_trigger", PaymentTrigger.VALID_APPLICATION)
     needed = TRIGGER_MILESTONES[trigger]
+    final = (
+        Milestone.objects.filter(case=case, kind__in=FINAL_MILESTONES).order_by("-occurred_on", "-recorded_at").first()
+    )
+    if final is not None and final.kind != MilestoneKind.GRANTED:
+        raise MilestoneMissing(
+            _("The office's last word on the application is “%(milestone)s”: the case cannot be paid.")
+            % {"milestone": MilestoneKind(final.kind).label},
+            code="application_ended",
+            milestone=final.kind,
+        )
     if not Milestone.objects.filter(case=case, kind__in=needed).exists():
         wanted = (
             MilestoneKind.GRANTED if trigger == PaymentTrigger.CERTIFICATE_GRANTED else MilestoneKind.FORMALITY_ACCEPTED

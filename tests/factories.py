@@ -193,8 +193,8 @@ def make_case(
     assert manager is not None, "decided states need a manager"
     if state == CaseState.REJECTED:
         return services.case_reject(case=case, actor=manager, comment="Không đạt.")
+    record_valid_application(case, member)  # the filing is fixed once the case is approved
     services.case_approve(case=case, actor=manager)
-    record_valid_application(case, member)
     if state == CaseState.APPROVED:
         return case
     if state == CaseState.CANCELLED:

@@ -331,10 +331,10 @@ def test_events_are_oldest_first_with_actor(client_for, case_in, officer):
         "submit",
         "receive",
         "recommend",
-        "approve",
         "filing",
         "document_upload",
         "milestone",
+        "approve",
         "disburse",
     ]
     assert events[0]["from_state"] == ""

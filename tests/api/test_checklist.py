@@ -118,8 +118,8 @@ def test_payment_documents_held_since_the_draft_let_the_case_be_paid(
     services.case_submit(case=case, actor=applicant)
     services.case_receive(case=case, actor=officer)
     services.case_recommend(case=case, actor=officer, outcome="approve", amount=10_000_000, comment="Đạt")
-    services.case_approve(case=case, actor=manager)
     record_valid_application(case, applicant)
+    services.case_approve(case=case, actor=manager)
     body = {"amount": 10_000_000, "paid_on": timezone.localdate().isoformat(), "payment_reference": "UNC-8"}
 
     paid = client_for(officer).post(f"/api/v1/cases/{case.pk}/disburse/", body, format="json")
@@ -135,3 +135,37 @@ def test_the_checklist_of_a_draft_is_hidden_from_outsiders(request, client_for, 
 
 def test_the_checklist_needs_a_token(client_for, case_in):
     assert_problem(client_for(None).get(f"/api/v1/cases/{case_in('submitted').pk}/checklist/"), 401)
+
+
+def test_a_supplement_may_name_document_kinds_explicitly(client_for, case_in, applicant, officer):
+    case = case_in("in_review")
+    asked = client_for(officer).post(
+        f"/api/v1/cases/{case.pk}/request-supplement/",
+        {"items": ["Hóa đơn phí đại diện"], "document_kinds": ["invoice"]},
+        format="json",
+    )
+    assert asked.status_code == 200, asked.content
+    assert _items(_checklist(client_for(applicant), case)) == [("invoice", "supplement", "requested")]
+
+
+def test_an_approved_case_takes_the_documents_required_before_payment_and_nothing_else(
+    client_for, case_in, applicant, programme
+):
+    _rule(programme, documents_before_payment=["acceptance_record"])
+    case = case_in("approved")
+    client = client_for(applicant)
+
+    assert assert_problem(_upload(client, case, "invoice"), 409)["code"] == "invalid_state"
+    added = _upload(client, case, "acceptance_record")
+    assert added.status_code == 201, added.content
+    again = client.post(
+        f"/api/v1/cases/{case.pk}/documents/",
+        {
+            "kind": "acceptance_record",
+            "file": SimpleUploadedFile("v2.pdf", PDF, "application/pdf"),
+            "replaces": added.json()["id"],
+        },
+        format="multipart",
+    )
+    assert assert_problem(again, 409)["code"] == "invalid_state"
+    assert _items(_checklist(client, case)) == [("acceptance_record", "payment", "satisfied")]

@@ -966,3 +966,23 @@ def test_upload_refusals_are_explained_in_vietnamese(client_for, applicant, draf
     assert "PDF" in details["vi"][0]
     assert "tệp" in details["vi"][0].lower()
     assert "tệp" in details["vi"][1].lower()
+
+
+def test_a_document_whose_file_is_gone_is_a_404_not_a_500(client_for, case_in, applicant, documents_dir):
+    from django.core.files.uploadedfile import SimpleUploadedFile as Upload
+
+    from tests.factories import PDF as DEMO_PDF
+
+    case = case_in("draft")
+    client = client_for(applicant)
+    posted = client.post(
+        f"/api/v1/cases/{case.pk}/documents/",
+        {"kind": "invoice", "file": Upload("a.pdf", DEMO_PDF, "application/pdf")},
+        format="multipart",
+    ).json()
+    for path in documents_dir.rglob("*.pdf"):
+        path.unlink()
+
+    response = client.get(f"/api/v1/cases/{case.pk}/documents/{posted['id']}/download/")
+
+    assert (response.status_code, response.json()["code"]) == (404, "document_not_found")

@@ -39,8 +39,10 @@ def _milestone(client: Any, case: Case, kind: str = "formality_accepted", **over
     return client.post(f"/api/v1/cases/{case.pk}/milestones/", body, format="multipart")
 
 
-def _approved_without_milestones(case_in: Any, manager: Any) -> Case:
+def _approved_with_filing_only(client_for: Any, case_in: Any, applicant: Any, manager: Any) -> Case:
+    """Approved on its NOIP filing, before the office has said anything."""
     case = case_in("recommended")
+    assert _filing(client_for(applicant), case).status_code == 200
     return services.case_approve(case=Case.objects.get(pk=case.pk), actor=manager)
 
 
@@ -185,7 +187,7 @@ def test_a_milestone_with_evidence_that_is_not_a_document_is_415(client_for, cas
 def test_an_approved_case_is_not_paid_before_the_application_is_accepted_as_valid(
     client_for, case_in, applicant, officer, manager
 ):
-    case = _approved_without_milestones(case_in, manager)
+    case = _approved_with_filing_only(client_for, case_in, applicant, manager)
     refused = _pay(client_for(officer), case)
     body = assert_problem(refused, 409)
     assert (body["code"], body["missing"], body["payment_trigger"]) == (
@@ -193,9 +195,8 @@ def test_an_approved_case_is_not_paid_before_the_application_is_accepted_as_vali
         "formality_accepted",
         "valid_application",
     )
-    client = client_for(applicant)
-    _filing(client, case)
-    assert _milestone(client, case).status_code == 201
+    assert assert_problem(_filing(client_for(applicant), case, filed_on="2026-01-02"), 409)["code"] == "invalid_state"
+    assert _milestone(client_for(applicant), case).status_code == 201
     assert _pay(client_for(officer), case).status_code == 200
 
 
@@ -205,9 +206,8 @@ def test_a_rule_paid_on_the_certificate_waits_for_the_grant(
     SupportRule.objects.filter(programme=programme, support_type="trademark").update(
         payment_trigger="certificate_granted"
     )
-    case = _approved_without_milestones(case_in, manager)
+    case = _approved_with_filing_only(client_for, case_in, applicant, manager)
     client = client_for(applicant)
-    _filing(client, case)
     _milestone(client, case)
     assert assert_problem(_pay(client_for(officer), case), 409)["missing"] == "granted"
 
@@ -285,3 +285,83 @@ def test_a_certificate_number_claimed_by_another_case_is_409(client_for, case_in
 
     assert assert_problem(refused, 409)["code"] == "duplicate_claim"
     assert not Milestone.objects.filter(case=second).exists()
+
+
+# --- Review fixes: what counts as a claim, and what ends an application ---------------------
+
+
+def test_a_draft_does_not_hold_a_number_but_its_submission_is_checked(
+    client_for, case_in, applicant, other_applicant, other_enterprise, programme
+):
+    draft = case_in("draft")
+    assert _filing(client_for(applicant), draft).status_code == 200  # a draft claims nothing yet
+    other = make_case(state="submitted", member=other_applicant, enterprise=other_enterprise, programme=programme)
+    assert _filing(client_for(other_applicant), other).status_code == 200
+
+    refused = client_for(applicant).post(f"/api/v1/cases/{draft.pk}/submit/", {}, format="json")
+
+    assert assert_problem(refused, 409)["code"] == "duplicate_claim"
+    draft.refresh_from_db()
+    assert (draft.state, draft.reference) == ("draft", None)
+
+
+def test_a_case_keeps_its_own_number_after_a_second_claim_is_allowed(
+    client_for, case_in, applicant, manager, other_applicant, other_enterprise, programme
+):
+    first = case_in("submitted")
+    _filing(client_for(applicant), first)
+    second = make_case(state="submitted", member=other_applicant, enterprise=other_enterprise, programme=programme)
+    client_for(manager).post(
+        f"/api/v1/cases/{second.pk}/claim-allowances/",
+        {"kind": "application_number", "number": "4-2026-00042", "reason": "Đơn chung"},
+        format="json",
+    )
+    assert _filing(client_for(other_applicant), second).status_code == 200
+
+    assert _filing(client_for(applicant), first, nice_classes=[30]).status_code == 200
+
+
+def test_numbers_compare_without_letter_case(client_for, case_in, applicant):
+    client = client_for(applicant)
+    first = case_in("submitted", support_type="copyright")
+    second = case_in("submitted", support_type="copyright")
+    body = {"office": "copyright_office", "nice_classes": []}
+    assert _filing(client, first, application_number="QTG-7", **body).status_code == 200
+    assert assert_problem(_filing(client, second, application_number="qtg-7", **body), 409)["code"] == (
+        "duplicate_claim"
+    )
+
+
+def test_a_certificate_number_is_written_without_leading_zeros(client_for, case_in, applicant):
+    case = case_in("submitted")
+    client = client_for(applicant)
+    _filing(client, case)
+    grant = {"certificate_number": "0512345", "certificate_date": TODAY().isoformat()}
+    assert_field_errors(_milestone(client, case, kind="granted", **grant), "certificate_number")
+
+
+def test_an_application_the_office_refused_is_not_paid(client_for, case_in, applicant, officer, manager):
+    case = _approved_with_filing_only(client_for, case_in, applicant, manager)
+    client = client_for(applicant)
+    _milestone(client, case)
+    assert _milestone(client, case, kind="refused").status_code == 201
+
+    refused = _pay(client_for(officer), case)
+
+    body = assert_problem(refused, 409)
+    assert (body["code"], body["milestone"]) == ("application_ended", "refused")
+
+
+def test_an_officer_cannot_record_a_filing_on_a_draft_even_through_the_service(case_in, officer):
+    from cases.exceptions import CaseNotFound
+
+    draft = case_in("draft")
+    with pytest.raises(CaseNotFound):
+        services.filing_set(
+            case=draft,
+            actor=officer,
+            office="noip",
+            application_number="4-2026-00099",
+            filed_on=TODAY(),
+            nice_classes=[3],
+        )

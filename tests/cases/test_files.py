@@ -343,3 +343,36 @@ def test_an_office_file_is_known_by_its_parts_wherever_they_sit_in_the_archive()
 
     assert inspected is not None
     assert (inspected.media_type, inspected.extension) == (files.DOCX, ".docx")
+
+
+def test_a_compressed_odt_mimetype_is_refused_without_being_inflated():
+    import io
+    import zipfile
+
+    from cases import files
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("mimetype", b"\0" * 50_000_000)  # 50 MB of zeros, a few KB compressed
+    buffer.seek(0)
+
+    assert files.inspect(buffer) is None
+
+
+def test_a_macro_enabled_document_named_docx_is_refused():
+    import io
+    import zipfile
+
+    from cases import files
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types><Override ContentType="application/vnd.ms-word.document.macroEnabled.main+xml"/></Types>',
+        )
+        archive.writestr("word/document.xml", "<w:document/>")
+        archive.writestr("word/vbaProject.bin", b"\0" * 10)
+    buffer.seek(0)
+
+    assert files.inspect(buffer) is None

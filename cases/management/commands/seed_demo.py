@@ -225,16 +225,16 @@ class Command(BaseCommand):
         services.case_submit(case=approved, actor=applicant2)
         services.case_receive(case=approved, actor=officer)
         services.case_recommend(case=approved, actor=officer, outcome="approve", amount=28_000_000, comment="Đạt.")
-        services.case_approve(case=approved, actor=manager, comment="Đồng ý.")
         self._office_steps(approved, applicant2, "4-2026-01234", [(MilestoneKind.FORMALITY_ACCEPTED, "")], [31, 35])
+        services.case_approve(case=approved, actor=manager, comment="Đồng ý.")
 
         paid = new("applicant", SupportType.PATENT, "Sáng chế máy rang cà phê", 50_000_000, 50_000_000)
         services.case_submit(case=paid, actor=applicant)
         services.case_receive(case=paid, actor=officer)
         services.case_recommend(case=paid, actor=officer, outcome="approve", amount=25_000_000, comment="Đạt.")
-        services.case_approve(case=paid, actor=manager)
         steps: list[tuple[str, str]] = [(MilestoneKind.FORMALITY_ACCEPTED, ""), (MilestoneKind.GRANTED, "12345")]
         self._office_steps(paid, applicant, "1-2026-00321", steps, [])
+        services.case_approve(case=paid, actor=manager)
         services.case_disburse(
             case=paid, actor=officer, amount=25_000_000, paid_on=timezone.localdate(), payment_reference="UNC-0001"
         )
