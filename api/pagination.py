@@ -69,6 +69,6 @@ class DocumentPagination(KeysetPagination):
 
 
 class MilestonePagination(KeysetPagination):
-    """The office's steps in the order they were recorded."""
+    """The office's steps in the order they happened."""
 
-    ordering = "recorded_at"
+    ordering = "occurred_on"

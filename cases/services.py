@@ -1121,7 +1121,7 @@ def _check_claim(case: Case, kind: str, number: str, others: QuerySet[Case]) -> 
         return
     raise DuplicateClaim(
         _("Another case already claims %(kind)s %(number)s. A manager may allow this case to claim it too.")
-        % {"kind": ClaimKind(kind).label, "number": number},
+        % {"kind": str(ClaimKind(kind).label).lower(), "number": number},
         kind=kind,
         number=number,
     )
@@ -1173,8 +1173,8 @@ def filing_set(
         others = Case.objects.filter(filing__office=office, filing__application_number__iexact=number)
         _check_claim(case, ClaimKind.APPLICATION_NUMBER, number, others)
     guarded_update(case, changes={})
-    filing = Filing.objects.filter(case=case).first() or Filing(case=case)
-    before = {"office": filing.office, "application_number": filing.application_number} if filing.pk else None
+    filing = current or Filing(case=case)
+    before = None if current is None else {"office": current.office, "application_number": current.application_number}
     filing.office, filing.application_number, filing.filed_on = office, number, filed_on
     filing.nice_classes = sorted(classes)
     filing.save()

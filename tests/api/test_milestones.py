@@ -365,3 +365,14 @@ def test_an_officer_cannot_record_a_filing_on_a_draft_even_through_the_service(c
             filed_on=TODAY(),
             nice_classes=[3],
         )
+
+
+def test_a_first_filing_has_no_previous_value_and_a_correction_keeps_the_old_one(client_for, case_in, applicant):
+    case = case_in("submitted")
+    client = client_for(applicant)
+    _filing(client, case)
+    _filing(client, case, application_number="4-2026-00043")
+
+    first, second = CaseEvent.objects.filter(case=case, action="filing").order_by("seq")
+    assert first.data["before"] is None
+    assert second.data["before"] == {"office": "noip", "application_number": "4-2026-00042"}
