@@ -19,7 +19,7 @@ class KeysetPagination(CursorPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
-    ordering = "-created_at"
+    ordering: str | tuple[str, ...] = "-created_at"
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         # DRF answers a tampered cursor with 404; it is a bad query parameter.
@@ -69,6 +69,6 @@ class DocumentPagination(KeysetPagination):
 
 
 class MilestonePagination(KeysetPagination):
-    """The office's steps in the order they happened."""
+    """The office's steps in the order they happened (same-day steps as recorded)."""
 
-    ordering = "occurred_on"
+    ordering = ("occurred_on", "recorded_at", "id")

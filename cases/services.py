@@ -903,7 +903,8 @@ def require_document_upload(*, case: Case, actor: User) -> None:
     before reading the upload."""
     if not principal_for(actor).is_member_of(case.enterprise_id):
         raise NotAllowed(_("Only members of the enterprise can add documents to its applications."))
-    if case.state not in DOCUMENT_STATES and case.state != CaseState.APPROVED:
+    payment_kinds = (case.decided_rule or {}).get("documents_before_payment", [])
+    if case.state not in DOCUMENT_STATES and not (case.state == CaseState.APPROVED and payment_kinds):
         raise InvalidState(_("Documents can be added only to a draft or while a supplement is requested."))
 
 
@@ -1224,7 +1225,11 @@ def milestone_add(
     if kind == MilestoneKind.GRANTED:
         if not re.fullmatch(r"[1-9]\d{0,9}", number):
             errors.append(
-                FieldError("certificate_number", "invalid", _("A granted right needs its certificate number (digits)."))
+                FieldError(
+                    "certificate_number",
+                    "invalid",
+                    _("A granted right needs its certificate number: digits, without leading zeros."),
+                )
             )
         if certificate_date is None or not filing.filed_on <= certificate_date <= today:
             errors.append(

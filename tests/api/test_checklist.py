@@ -169,3 +169,11 @@ def test_an_approved_case_takes_the_documents_required_before_payment_and_nothin
     )
     assert assert_problem(again, 409)["code"] == "invalid_state"
     assert _items(_checklist(client, case)) == [("acceptance_record", "payment", "satisfied")]
+
+
+def test_an_approved_case_whose_rule_requires_nothing_before_payment_takes_no_upload(client_for, case_in, applicant):
+    case = case_in("approved")
+    refused = _upload(client_for(applicant), case, "invoice")
+    assert assert_problem(refused, 409)["detail"] == (
+        "Documents can be added only to a draft or while a supplement is requested."
+    )

@@ -376,3 +376,16 @@ def test_a_first_filing_has_no_previous_value_and_a_correction_keeps_the_old_one
     first, second = CaseEvent.objects.filter(case=case, action="filing").order_by("seq")
     assert first.data["before"] is None
     assert second.data["before"] == {"office": "noip", "application_number": "4-2026-00042"}
+
+
+def test_steps_of_the_same_day_are_listed_in_the_order_they_were_recorded(client_for, case_in, applicant):
+    case = case_in("submitted")
+    client = client_for(applicant)
+    _filing(client, case)
+    for kind in ("filed", "formality_accepted", "published"):
+        assert _milestone(client, case, kind=kind).status_code == 201
+
+    listed = client.get(f"/api/v1/cases/{case.pk}/milestones/?page_size=2").json()
+    rest = client.get(listed["next"]).json()["results"]
+
+    assert [m["kind"] for m in listed["results"] + rest] == ["filed", "formality_accepted", "published"]
