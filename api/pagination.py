@@ -72,3 +72,7 @@ class MilestonePagination(KeysetPagination):
     """The office's steps in the order they happened (same-day steps as recorded)."""
 
     ordering = ("occurred_on", "recorded_at", "id")
+
+
+class CalendarPagination(KeysetPagination):
+    ordering = "date"

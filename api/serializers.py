@@ -20,6 +20,7 @@ from applicants.models import Enterprise, LegalForm, SectorGroup, SizeClass
 from cases.checklist import PAYMENT, SUBMISSION, SUPPLEMENT, Checklist
 from cases.limits import CHECK_CODES, LIMIT_CODES, Eligibility, Supportable
 from cases.models import (
+    CalendarOverride,
     Case,
     CaseEvent,
     CaseState,
@@ -38,7 +39,7 @@ from cases.models import (
     SupportRuleChange,
     SupportType,
 )
-from cases.selectors import CaseDetail
+from cases.selectors import CaseDetail, is_overdue
 from cases.services import RULE_FIELDS
 from cases.workflow import ACTIONS, allowed_actions
 
@@ -215,6 +216,7 @@ class SupportRuleOutput(serializers.ModelSerializer[SupportRule]):
     province_codes = serializers.ListField(child=serializers.CharField(), help_text=_("Empty: every province."))
     documents_at_submission = serializers.ListField(child=serializers.ChoiceField(choices=DocumentKind.choices))
     documents_before_payment = serializers.ListField(child=serializers.ChoiceField(choices=DocumentKind.choices))
+    processing_days = serializers.IntegerField()
 
     class Meta:
         model = SupportRule
@@ -302,6 +304,12 @@ class SupportRuleUpdateInput(StrictInput):
     startup_required = serializers.BooleanField(required=False)
     payment_trigger = serializers.ChoiceField(choices=PaymentTrigger.choices, required=False)
     legal_basis = serializers.CharField(max_length=4000, allow_blank=True, required=False)
+    processing_days = serializers.IntegerField(
+        min_value=1,
+        max_value=365,
+        required=False,
+        help_text=_("Processing time from receipt to result, in working days."),
+    )
     documents_at_submission = serializers.ListField(
         child=serializers.ChoiceField(choices=DocumentKind.choices),
         max_length=20,
@@ -387,11 +395,27 @@ class CaseOutput(serializers.Serializer[Any]):
     priority = serializers.IntegerField(
         read_only=True, help_text=_("How many Decree 80/2021 priority criteria the enterprise met at submission (0-3).")
     )
+    due_on = serializers.DateField(
+        read_only=True, allow_null=True, help_text=_("The appointment date promised at receipt (working days).")
+    )
+    overdue = serializers.SerializerMethodField(
+        help_text=_("In review or recommended after its appointment date (the clock stands still during a supplement).")
+    )
     version = serializers.IntegerField(read_only=True)
     allowed_actions = serializers.SerializerMethodField()
 
     def get_state_label(self, case: Case) -> str:
         return str(CaseState(case.state).label)
+
+    def get_overdue(self, case: Case) -> bool:
+        return is_overdue(case, self._today)
+
+    @property
+    def _today(self) -> dt.date:
+        # one date for a whole page, not one per row
+        if "today" not in self.context:
+            self.context["today"] = timezone.localdate()
+        return self.context["today"]  # type: ignore[no-any-return]
 
     def get_support_type_label(self, case: Case) -> str:
         return str(SupportType(case.support_type).label)
@@ -435,6 +459,8 @@ class CaseOutput(serializers.Serializer[Any]):
             "created_at": _datetime(case.created_at),
             "updated_at": _datetime(case.updated_at),
             "priority": case.priority,
+            "due_on": case.due_on.isoformat() if case.due_on else None,
+            "overdue": self.get_overdue(case),
             "version": case.version,
             "allowed_actions": self.get_allowed_actions(case),
         }
@@ -497,6 +523,7 @@ class DecidedRuleOutput(serializers.Serializer[Any]):
     documents_before_payment = serializers.ListField(
         child=serializers.ChoiceField(choices=DocumentKind.choices), required=False
     )
+    processing_days = serializers.IntegerField(required=False)
     supportable = SupportableOutput()
 
     def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
@@ -519,6 +546,14 @@ class CaseDetailOutput(CaseOutput):
     max_supportable_amount = serializers.IntegerField(read_only=True, allow_null=True)
     supportable = SupportableOutput(read_only=True, allow_null=True)
     decided_rule = DecidedRuleOutput(read_only=True, allow_null=True)
+    working_days_used = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text=_("Since receipt, not counting the days the clock stood still.")
+    )
+    working_days_left = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text=_("Until the appointment date; negative when overdue.")
+    )
+    supplement_requests = serializers.IntegerField(read_only=True)
+    paused_working_days = serializers.IntegerField(read_only=True)
 
     def to_representation(self, detail: CaseDetail) -> dict[str, Any]:  # type: ignore[override]
         data = super().to_representation(detail.case)
@@ -529,6 +564,10 @@ class CaseDetailOutput(CaseOutput):
             max_supportable_amount=support.amount if support else None,
             supportable=SupportableOutput(support).data if support else None,
             decided_rule=DecidedRuleOutput(detail.case.decided_rule).data if detail.case.decided_rule else None,
+            working_days_used=detail.clock.working_days_used if detail.clock else None,
+            working_days_left=detail.clock.working_days_left if detail.clock else None,
+            supplement_requests=detail.case.supplement_requests,
+            paused_working_days=detail.case.paused_working_days,
         )
         return data
 
@@ -637,6 +676,13 @@ class CaseSupplementRequestInput(StrictInput):
         default=list,
         max_length=20,
         help_text=_("Document kinds asked for; the checklist shows them as requested until uploaded."),
+    )
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_COMMENT,
+        help_text=_("Required for a second supplement request, which counts against the office."),
     )
     comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")
 
@@ -834,4 +880,20 @@ class ClaimAllowanceOutput(serializers.ModelSerializer[ClaimAllowance]):
     class Meta:
         model = ClaimAllowance
         fields = ["id", "kind", "number", "reason", "allowed_by", "allowed_at"]
+        read_only_fields = fields
+
+
+# --- The working-day calendar ------------------------------------------------------------------
+
+
+class CalendarOverrideInput(StrictInput):
+    date = serializers.DateField()
+    working = serializers.BooleanField(help_text=_("true: a working day; false: a day off."))
+    note = serializers.CharField(max_length=255, help_text=_("Why, e.g. the decision that swaps the day."))
+
+
+class CalendarOverrideOutput(serializers.ModelSerializer[CalendarOverride]):
+    class Meta:
+        model = CalendarOverride
+        fields = ["date", "working", "note", "updated_at"]
         read_only_fields = fields

@@ -37,6 +37,12 @@ urlpatterns = [
         views.SupportRuleView.as_view(),
         name="programme-rule",
     ),
+    path("calendar/overrides/", views.CalendarOverrideListView.as_view(), name="calendar-overrides"),
+    path(
+        "calendar/overrides/<str:date>/",
+        views.CalendarOverrideDetailView.as_view(),
+        name="calendar-override",
+    ),
     path("cases/", views.CaseListView.as_view(), name="case-list"),
     path("cases/<uuid:pk>/", views.CaseDetailView.as_view(), name="case-detail"),
     path("cases/<uuid:pk>/events/", views.CaseEventListView.as_view(), name="case-events"),

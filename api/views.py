@@ -42,7 +42,7 @@ from cases import selectors as case_selectors
 from cases import services as case_services
 from cases.exceptions import DocumentNotFound
 from cases.filters import CaseFilter
-from cases.models import Case, CaseEvent, Document, Milestone, SupportRuleChange
+from cases.models import CalendarOverride, Case, CaseEvent, Document, Milestone, SupportRuleChange
 from cases.workflow import authorize
 from common.exceptions import NotFound, ValidationFailed
 
@@ -322,6 +322,48 @@ class SupportRuleView(APIView):
         return Response(s.SupportRuleOutput(rule).data)
 
 
+# --- The working-day calendar -------------------------------------------------------------
+
+
+class CalendarOverrideListView(GenericAPIView[Any]):
+    serializer_class = s.CalendarOverrideOutput
+    pagination_class = pagination.CalendarPagination
+    queryset = CalendarOverride.objects.none()  # for the schema; rows come from the selector
+
+    @extend_schema(tags=["calendar"], responses={200: s.CalendarOverrideOutput(many=True), **P400, **P401})
+    def get(self, request: Request) -> Response:
+        """The department's working days and days off that override the national calendar."""
+        page = self.paginate_queryset(case_selectors.calendar_overrides())
+        return self.get_paginated_response(s.CalendarOverrideOutput(page, many=True).data)
+
+    @extend_schema(
+        tags=["calendar"],
+        request=s.CalendarOverrideInput,
+        responses={200: s.CalendarOverrideOutput, **P400, **P401, **P403},
+        summary="Make a date a working day or a day off (managers); effective at once",
+    )
+    def post(self, request: Request) -> Response:
+        user = _user(request)
+        case_services.require_manager(actor=user)
+        data = s.CalendarOverrideInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        override = case_services.calendar_override_set(actor=user, **data.validated_data)
+        return Response(s.CalendarOverrideOutput(override).data)
+
+
+class CalendarOverrideDetailView(APIView):
+    @extend_schema(
+        tags=["calendar"],
+        responses={204: None, **P401, **P403, **P404},
+        summary="Give a date back to the national calendar (managers)",
+    )
+    def delete(self, request: Request, date: str) -> Response:
+        user = _user(request)
+        override = case_selectors.calendar_override_get(date=date)
+        case_services.calendar_override_delete(actor=user, override=override)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 # --- Cases ------------------------------------------------------------------------------
 
 
@@ -337,13 +379,15 @@ class CaseListView(GenericAPIView[Any]):
     filterset_class = CaseFilter
     filter_backends = [FilterSetBackend, StrictOrderingFilter]
     # Keys that do not change under a reader's feet, so cursors stay exact.
-    ordering_fields = ["created_at", "requested_amount", "queue"]
+    ordering_fields = ["created_at", "requested_amount", "queue", "due_on"]
     # `queue`: the officers' queue, one column (see Case.queue_key) so the cursor stays exact.
-    ordering_aliases = {"queue": "queue_key"}
+    # `due_on` sorts by `due_key`, the same date with cases not yet received last.
+    ordering_aliases = {"queue": "queue_key", "due_on": "due_key"}
     ordering_help = _(
         "created_at (default -created_at: newest first), requested_amount, or queue: the officers' queue,"
         " day by day, where dossiers received on the same day come in order of Decree 80/2021 priority"
-        " criteria (most first), then first come, first served. A leading minus reverses the order."
+        " criteria (most first), then first come, first served; or due_on: the appointment date, cases not"
+        " received yet last. A leading minus reverses the order."
     )
     ordering = ["-created_at"]
 

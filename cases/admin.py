@@ -9,7 +9,16 @@ from django.http import HttpRequest
 from accounts.models import User
 from accounts.roles import Role, principal_for
 from cases import services
-from cases.models import BudgetEntry, Case, CaseEvent, CostLine, Programme, SupportRule, SupportRuleChange
+from cases.models import (
+    BudgetEntry,
+    CalendarOverride,
+    Case,
+    CaseEvent,
+    CostLine,
+    Programme,
+    SupportRule,
+    SupportRuleChange,
+)
 from common.admin import ViewOnlyAdminMixin
 
 
@@ -115,3 +124,40 @@ class SupportRuleChangeAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):  # type: ign
     list_filter = ("programme", "kind", "support_type")
     list_select_related = ("programme", "actor")
     readonly_fields = ("programme", "support_type", "kind", "before", "after", "actor", "at")
+
+
+def _is_staff_manager(request: HttpRequest) -> bool:
+    user = request.user
+    return isinstance(user, User) and user.is_staff and principal_for(user).has(Role.MANAGER)
+
+
+@admin.register(CalendarOverride)
+class CalendarOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Managers keep the department's calendar here as through the API (same service)."""
+
+    list_display = ("date", "working", "note", "updated_at")
+    list_filter = ("working",)
+    fields = ("date", "working", "note")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_staff)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_staff)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_staff_manager(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_staff_manager(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_staff_manager(request)
+
+    def save_model(self, request: HttpRequest, obj: CalendarOverride, form: forms.ModelForm, change: bool) -> None:  # type: ignore[type-arg]
+        assert isinstance(request.user, User)
+        services.calendar_override_set(actor=request.user, date=obj.date, working=obj.working, note=obj.note)
+
+    def delete_model(self, request: HttpRequest, obj: CalendarOverride) -> None:
+        assert isinstance(request.user, User)
+        services.calendar_override_delete(actor=request.user, override=obj)

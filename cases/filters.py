@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case, CaseState, CostLine, SupportType
+from cases.selectors import CLOCK_RUNNING
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -19,6 +21,11 @@ class CaseFilter(django_filters.FilterSet):
     assigned_officer = django_filters.UUIDFilter(field_name="assigned_officer_id")
     submitted_after = django_filters.DateTimeFilter(field_name="submitted_at", lookup_expr="gte")
     submitted_before = django_filters.DateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue",
+        help_text=_("true: in review or recommended after the appointment date; false: every other case."),
+    )
+    due_before = django_filters.DateFilter(field_name="due_on", lookup_expr="lt")
     has_cost_lines = django_filters.BooleanFilter(
         method="filter_has_cost_lines",
         help_text=_("false: cases with no cost line yet (support is a share of invoiced costs)."),
@@ -39,9 +46,17 @@ class CaseFilter(django_filters.FilterSet):
             "assigned_officer",
             "submitted_after",
             "submitted_before",
+            "overdue",
+            "due_before",
             "has_cost_lines",
             "search",
         ]
+
+    def filter_overdue(self, queryset: QuerySet[Case], name: str, value: bool | None) -> QuerySet[Case]:
+        if value is None:
+            return queryset
+        late = Q(state__in=CLOCK_RUNNING, due_on__lt=timezone.localdate())
+        return queryset.filter(late) if value else queryset.exclude(late)
 
     def filter_has_cost_lines(self, queryset: QuerySet[Case], name: str, value: bool | None) -> QuerySet[Case]:
         if value is None:

@@ -56,6 +56,7 @@ def rule_values(rule: SupportRule) -> dict[str, Any]:
         "legal_basis": rule.legal_basis,
         "documents_at_submission": list(rule.documents_at_submission),
         "documents_before_payment": list(rule.documents_before_payment),
+        "processing_days": rule.processing_days,
     }
 
 

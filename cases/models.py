@@ -125,6 +125,9 @@ class SupportRule(models.Model):
     # before the approved amount may be paid.
     documents_at_submission = models.JSONField(_("documents required at submission"), default=list, blank=True)
     documents_before_payment = models.JSONField(_("documents required before payment"), default=list, blank=True)
+    # The statutory time from valid receipt to result, in working days (the appointment
+    # date on the receipt slip is counted from it).
+    processing_days = models.PositiveSmallIntegerField(_("processing time (working days)"), default=20)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -210,6 +213,14 @@ class Case(models.Model):
     # sortable column so the keyset cursor stays exact. Drafts sort after every dossier.
     priority = models.PositiveSmallIntegerField(_("priority"), default=0, editable=False)
     queue_key = models.CharField(max_length=40, default="9", editable=False)
+    # The clock (Decree 118/2025 one-stop rules): the appointment date set at receipt, the
+    # day the clock stopped for a supplement, the working days it stood still, and how
+    # many supplements were asked (a second one counts against the office).
+    due_on = models.DateField(_("appointment date"), null=True, blank=True, editable=False)
+    due_key = models.CharField(max_length=8, default="99999999", editable=False)
+    clock_stopped_on = models.DateField(null=True, blank=True, editable=False)
+    paused_working_days = models.PositiveIntegerField(default=0, editable=False)
+    supplement_requests = models.PositiveSmallIntegerField(default=0, editable=False)
     payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
@@ -239,6 +250,7 @@ class Case(models.Model):
             models.Index(fields=["updated_at"], name="case_updated_at"),
             models.Index(fields=["requested_amount"], name="case_requested_amount"),
             models.Index(fields=["queue_key"], name="case_queue_key"),
+            models.Index(fields=["due_key"], name="case_due_key"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(requested_amount__gt=0), name="case_requested_positive"),
@@ -484,6 +496,25 @@ class ClaimAllowance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} may claim {self.kind} {self.number}"
+
+
+class CalendarOverride(models.Model):
+    """The department's own word on one date: a working day (a swapped Saturday the law
+    announced late) or a day off (a provincial holiday). Wins over the national calendar."""
+
+    date = models.DateField(_("date"), unique=True)
+    working = models.BooleanField(_("working day"))
+    note = models.CharField(_("note"), max_length=255)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("calendar override")
+        verbose_name_plural = _("calendar overrides")
+
+    def __str__(self) -> str:
+        return f"{self.date}: {'working' if self.working else 'day off'}"
 
 
 class RuleChangeKind(models.TextChoices):

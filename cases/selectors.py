@@ -5,20 +5,24 @@ List authorization is a filtered queryset, never a per-object check after the fa
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import BigIntegerField, F, Prefetch, Q, QuerySet, Sum, Value, When
 from django.db.models import Case as SqlCase
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import principal_for
 from cases import checklist, limits
+from cases.calendar import WorkingCalendar
 from cases.exceptions import CaseNotFound, DocumentNotFound
 from cases.models import (
     BudgetEntry,
+    CalendarOverride,
     Case,
     CaseEvent,
     CaseState,
@@ -87,6 +91,36 @@ def case_get_visible(*, user: User, case_id: uuid.UUID | str) -> Case:
         raise CaseNotFound(_("No such case.")) from None
 
 
+CLOCK_RUNNING = frozenset({CaseState.IN_REVIEW, CaseState.RECOMMENDED})
+
+
+def is_overdue(case: Case, today: dt.date) -> bool:
+    """Open past its appointment date while the clock runs (it stands still during a
+    supplement, and stops at the decision)."""
+    return case.state in CLOCK_RUNNING and case.due_on is not None and case.due_on < today
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The statutory clock as the case shows it."""
+
+    working_days_used: int
+    working_days_left: int
+
+
+def case_clock(*, case: Case, today: dt.date | None = None) -> Clock | None:
+    """Working days used since receipt (less those the clock stood still) and left until
+    the appointment date; None before receipt. One query (the calendar's overrides)."""
+    if case.due_on is None or case.received_at is None:
+        return None
+    today = today or timezone.localdate()
+    calendar = WorkingCalendar()
+    end = case.clock_stopped_on or (timezone.localdate(case.decided_at) if case.decided_at else today)
+    used = calendar.count(timezone.localdate(case.received_at), end) - case.paused_working_days
+    left = calendar.count(end, case.due_on) if end < case.due_on else -calendar.count(case.due_on, end)
+    return Clock(working_days_used=max(used, 0), working_days_left=left)
+
+
 @dataclass(frozen=True)
 class CaseDetail:
     """A case with what its detail page shows besides its own columns."""
@@ -94,6 +128,7 @@ class CaseDetail:
     case: Case
     cost_lines: list[CostLine]
     supportable: limits.Supportable | None  # None only if the rule were gone
+    clock: Clock | None = None
 
     @property
     def eligible_cost(self) -> int:
@@ -109,15 +144,27 @@ def case_detail_visible(*, user: User, case_id: uuid.UUID | str) -> CaseDetail:
     """
     case = case_get_visible(user=user, case_id=case_id)
     cost_lines = list(case_cost_lines(case=case))
+    clock = case_clock(case=case)
     if case.decided_rule and "supportable" in case.decided_rule:
         recorded = limits.Supportable.from_data(case.decided_rule["supportable"])
-        return CaseDetail(case=case, cost_lines=cost_lines, supportable=recorded)
-    detail = CaseDetail(case=case, cost_lines=cost_lines, supportable=None)
+        return CaseDetail(case=case, cost_lines=cost_lines, supportable=recorded, clock=clock)
     rule = limits.rule_for(programme_id=case.programme_id, support_type=case.support_type)
     if rule is None:
-        return detail
-    support = limits.supportable(case=case, rule=rule, eligible_cost=detail.eligible_cost)
-    return CaseDetail(case=case, cost_lines=cost_lines, supportable=support)
+        return CaseDetail(case=case, cost_lines=cost_lines, supportable=None, clock=clock)
+    eligible_cost = sum(line.amount for line in cost_lines)
+    support = limits.supportable(case=case, rule=rule, eligible_cost=eligible_cost)
+    return CaseDetail(case=case, cost_lines=cost_lines, supportable=support, clock=clock)
+
+
+def calendar_overrides() -> QuerySet[CalendarOverride]:
+    return CalendarOverride.objects.order_by("date")
+
+
+def calendar_override_get(*, date: str) -> CalendarOverride:
+    try:
+        return CalendarOverride.objects.get(date=date)
+    except (CalendarOverride.DoesNotExist, ValueError, DjangoValidationError):
+        raise NotFound(_("The calendar has no override for this date.")) from None
 
 
 def case_cost_lines(*, case: Case) -> QuerySet[CostLine]:

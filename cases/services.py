@@ -27,6 +27,7 @@ from accounts.roles import Role, principal_for
 from applicants import divisions
 from applicants.models import Enterprise, LegalForm, SizeClass
 from cases import checklist, files, limits, selectors
+from cases.calendar import WorkingCalendar
 from cases.exceptions import (
     AlreadyReplaced,
     BudgetExceeded,
@@ -49,6 +50,7 @@ from cases.models import (
     IP_SUPPORT_TYPES,
     MARK_TYPES,
     BudgetEntry,
+    CalendarOverride,
     Case,
     CaseState,
     ClaimAllowance,
@@ -107,6 +109,7 @@ RULE_FIELDS = (
     "legal_basis",
     "documents_at_submission",
     "documents_before_payment",
+    "processing_days",
 )
 
 
@@ -126,6 +129,9 @@ def rule_errors(values: dict[str, Any], *, prefix: str = "") -> list[FieldError]
     year_cap = values.get("enterprise_year_cap")
     if year_cap is not None and not 0 < year_cap <= MAX_AMOUNT:
         error("enterprise_year_cap", "out_of_range", _("The yearly cap must be a positive number of VND, or empty."))
+    processing = values.get("processing_days")
+    if processing is not None and not 1 <= processing <= 365:
+        error("processing_days", "out_of_range", _("The processing time must be from 1 to 365 working days."))
     items = values.get("max_items_per_enterprise")
     if items is not None and not 0 < items <= 1000:
         error("max_items_per_enterprise", "out_of_range", _("The number of items must be from 1 to 1000, or empty."))
@@ -681,10 +687,14 @@ def case_submit(*, case: Case, actor: User, comment: str = "") -> Case:
 
 @transaction.atomic
 def case_receive(*, case: Case, actor: User, comment: str = "") -> Case:
-    """An officer takes the dossier in; they become its officer if it has none."""
+    """An officer takes the dossier in; they become its officer if it has none. The case
+    gets its appointment date: the rule's processing time in working days from today."""
     authorize(case, "receive", actor)
-    changes: dict[str, Any] = {"received_at": timezone.now()}
-    data: dict[str, Any] = {}
+    now = timezone.now()
+    rule = _rule_for(case.programme, case.support_type)
+    due_on = WorkingCalendar().add(timezone.localdate(now), rule.processing_days)
+    changes: dict[str, Any] = {"received_at": now, "due_on": due_on, "due_key": due_on.strftime("%Y%m%d")}
+    data: dict[str, Any] = {"due_on": due_on.isoformat(), "processing_days": rule.processing_days}
     if case.assigned_officer_id is None:
         changes["assigned_officer"] = actor
         data["assigned_officer"] = str(actor.pk)
@@ -695,21 +705,45 @@ def case_receive(*, case: Case, actor: User, comment: str = "") -> Case:
 
 @transaction.atomic
 def case_request_supplement(
-    *, case: Case, actor: User, items: list[str], comment: str = "", document_kinds: list[str] | None = None
+    *,
+    case: Case,
+    actor: User,
+    items: list[str],
+    comment: str = "",
+    document_kinds: list[str] | None = None,
+    reason: str = "",
 ) -> Case:
     """Ask for everything missing in one request (one-stop rules). `items` must be non-empty;
     `document_kinds` (and any item that is a document kind) ask for documents the
-    checklist then shows as requested."""
+    checklist then shows as requested. The clock stops until the applicant resubmits.
+
+    The rules want everything missing listed at once: a second request needs a `reason`
+    and is recorded as counting against the office.
+    """
     authorize(case, "request-supplement", actor)
     cleaned = [item.strip() for item in items if item.strip()]
     if not cleaned:
         raise ValidationFailed.single(
             "items", "empty", _("List every missing document or correction: at least one item.")
         )
+    again = case.supplement_requests >= 1
+    if again and not reason.strip():
+        raise ValidationFailed.single(
+            "reason",
+            "required",
+            _("Everything missing should have been asked at once: say why a further supplement is needed."),
+        )
     # An item that is a document kind (e.g. "invoice") asks for a document of that kind:
     # the checklist shows it as requested until one is uploaded.
     kinds = [k for k in dict.fromkeys([*(document_kinds or []), *cleaned]) if k in DocumentKind.values]
-    effect = Effect(comment=comment, data={"items": cleaned, "document_kinds": kinds})
+    data: dict[str, Any] = {"items": cleaned, "document_kinds": kinds}
+    if again:
+        data.update(counts_against_office=True, reason=reason.strip())
+    effect = Effect(
+        changes={"clock_stopped_on": timezone.localdate(), "supplement_requests": case.supplement_requests + 1},
+        comment=comment,
+        data=data,
+    )
     return apply_transition(case=case, action="request-supplement", actor=actor, effect=effect)
 
 
@@ -727,7 +761,20 @@ def case_resubmit(*, case: Case, actor: User, comment: str = "") -> Case:
     if not costs.passed:
         raise Ineligible(costs.reason, checks=result.as_data())
     _require_documents(case, checklist.SUBMISSION, checklist.SUPPLEMENT)
-    return apply_transition(case=case, action="resubmit", actor=actor, effect=Effect(comment=comment))
+    changes: dict[str, Any] = {"clock_stopped_on": None}
+    data: dict[str, Any] = {}
+    if case.due_on is not None and case.clock_stopped_on is not None:
+        # The clock stood still while the applicant supplemented: the appointment moves
+        # by the working days that passed (counted from the day after the request).
+        calendar = WorkingCalendar()
+        stopped = calendar.count(case.clock_stopped_on, timezone.localdate())
+        due_on = calendar.add(case.due_on, stopped)
+        changes.update(
+            due_on=due_on, due_key=due_on.strftime("%Y%m%d"), paused_working_days=case.paused_working_days + stopped
+        )
+        data.update(paused_working_days=stopped, due_on=due_on.isoformat())
+    effect = Effect(changes=changes, comment=comment, data=data)
+    return apply_transition(case=case, action="resubmit", actor=actor, effect=effect)
 
 
 @transaction.atomic
@@ -1371,3 +1418,29 @@ def _require_payment_milestone(case: Case) -> None:
             missing=wanted,
             payment_trigger=trigger,
         )
+
+
+# --- The working-day calendar ------------------------------------------------------------------
+
+
+@transaction.atomic
+def calendar_override_set(*, actor: User, date: dt.date, working: bool, note: str) -> CalendarOverride:
+    """Make `date` a working day or a day off for the department (managers). Takes effect
+    for every deadline computed from now on; appointment dates already given stand.
+    Raises NotAllowed, ValidationFailed."""
+    require_manager(actor=actor)
+    if not note.strip():
+        raise ValidationFailed.single("note", "required", _("Say why (e.g. the decision that swaps the day)."))
+    override, _created = CalendarOverride.objects.update_or_create(
+        date=date, defaults={"working": working, "note": note.strip(), "created_by": actor}
+    )
+    logger.info("calendar: %s made %s by %s", date, "a working day" if working else "a day off", actor.pk)
+    return override
+
+
+@transaction.atomic
+def calendar_override_delete(*, actor: User, override: CalendarOverride) -> None:
+    """Give the date back to the national calendar (managers)."""
+    require_manager(actor=actor)
+    logger.info("calendar: override of %s removed by %s", override.date, actor.pk)
+    override.delete()

@@ -95,9 +95,16 @@ def _rule_form(rule: SupportRule, **changes: str) -> dict[str, str]:
         "max_items_per_enterprise": "" if rule.max_items_per_enterprise is None else str(rule.max_items_per_enterprise),
         "payment_trigger": rule.payment_trigger,
         "legal_basis": rule.legal_basis,
+        "processing_days": str(rule.processing_days),
         "_save": "Save",
     }
-    for name in ("legal_forms", "size_classes", "province_codes"):
+    for name in (
+        "legal_forms",
+        "size_classes",
+        "province_codes",
+        "documents_at_submission",
+        "documents_before_payment",
+    ):
         # the JSON fields come with a hidden copy of their initial value, as rendered
         data[name] = data[f"initial-{name}"] = json.dumps(getattr(rule, name))
     if rule.startup_required:
@@ -246,3 +253,20 @@ def test_rules_cannot_be_added_or_deleted_in_the_admin(manager_in_admin, tradema
     assert manager_in_admin.post(delete_url, {"post": "yes"}).status_code == 403
     assert SupportRule.objects.count() == count
     assert SupportRule.objects.filter(pk=trademark_rule.pk).exists()
+
+
+def test_a_staff_manager_adds_a_calendar_day_off_in_the_admin(manager_in_admin):
+    from cases.models import CalendarOverride
+
+    response = manager_in_admin.post(
+        reverse("admin:cases_calendaroverride_add"),
+        {"date": "2026-06-02", "working": "", "note": "Quyết định của UBND tỉnh", "_save": "Save"},
+    )
+
+    assert response.status_code == 302, response.content
+    override = CalendarOverride.objects.get()
+    assert (override.date.isoformat(), override.working, override.created_by.username) == (
+        "2026-06-02",
+        False,
+        "staff_manager",
+    )

@@ -252,17 +252,19 @@ def test_case_list_queries_do_not_grow_with_rows(client_for, case_in, officer):
 def test_detail_events_and_action_use_few_queries(client_for, case_in, officer):
     client = client_for(officer)
     case = case_in("disbursed")
-    # token, principal, case, its cost lines; the breakdown is the one its decision recorded
-    assert _list_queries(client, f"/api/v1/cases/{case.pk}/") == 4
-    # undecided: also its rule and the enterprise's other cases under the rule
-    assert _list_queries(client, f"/api/v1/cases/{case_in('in_review').pk}/") == 6
+    # token, principal, case, its cost lines, the calendar; the breakdown is the recorded one
+    assert _list_queries(client, f"/api/v1/cases/{case.pk}/") == 5
+    # undecided: also its rule and the enterprise's other cases under the rule; once
+    # received, the calendar's overrides for the working days used and left
+    assert _list_queries(client, f"/api/v1/cases/{case_in('in_review').pk}/") == 7
     assert _list_queries(client, f"/api/v1/cases/{case.pk}/events/") == 4
     fresh = case_in("submitted")
     with CaptureQueriesContext(connection) as ctx:
         assert client.post(f"/api/v1/cases/{fresh.pk}/receive/", {}, format="json").status_code == 200
-    # token, principal, case; guarded update, event (inside savepoints in tests); the
-    # detail again (case, cost lines, rule, other cases)
-    assert len(ctx.captured_queries) <= 11
+    # token, principal, case; the rule and the calendar for the appointment date; guarded
+    # update, event (inside savepoints in tests); the detail again (case, cost lines,
+    # rule, other cases, calendar)
+    assert len(ctx.captured_queries) <= 14
 
 
 @pytest.mark.parametrize("state", ["draft", "in_review", "approved", "disbursed"])

@@ -689,6 +689,7 @@ def test_approval_records_the_rule_and_breakdown_and_a_later_rule_change_keeps_t
         "legal_basis": "",
         "documents_at_submission": [],
         "documents_before_payment": [],
+        "processing_days": 20,
         "supportable": {
             "amount": 20_000_000,
             "eligible_cost": 40_000_000,

@@ -104,6 +104,7 @@ def test_programme_representation_has_the_contract_fields_and_its_rules(client_f
         "legal_basis": "",
         "documents_at_submission": [],
         "documents_before_payment": [],
+        "processing_days": 20,
     }
 
 

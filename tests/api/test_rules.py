@@ -37,6 +37,7 @@ DEFAULT_RULE = {
     "legal_basis": "",
     "documents_at_submission": [],
     "documents_before_payment": [],
+    "processing_days": 20,
 }
 
 # A rule that sets every field away from its default.
@@ -54,6 +55,7 @@ FULL_RULE: dict[str, Any] = {
     "legal_basis": "Nghị quyết 12/2025/NQ-HĐND, Điều 5",
     "documents_at_submission": ["application_form", "business_registration"],
     "documents_before_payment": ["protection_certificate", "invoice"],
+    "processing_days": 45,
 }
 
 
