@@ -897,3 +897,9 @@ class CalendarOverrideOutput(serializers.ModelSerializer[CalendarOverride]):
         model = CalendarOverride
         fields = ["date", "working", "note", "updated_at"]
         read_only_fields = fields
+
+
+class CaseRescheduleInput(StrictInput):
+    due_on = serializers.DateField(help_text=_("The new appointment date: a working day after today."))
+    reason = serializers.CharField(max_length=MAX_COMMENT, help_text=_("Why the result is late."))
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="")

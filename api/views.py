@@ -695,6 +695,12 @@ ACTION_ENDPOINTS: tuple[ActionEndpoint, ...] = (
     ActionEndpoint("disburse", s.CaseDisburseInput, case_services.case_disburse, "Record the payment"),
     ActionEndpoint("cancel", s.CaseRequiredCommentInput, case_services.case_cancel, "Cancel an approval (manager)"),
     ActionEndpoint("assign", s.CaseAssignInput, case_services.case_assign, "Assign an officer (manager)"),
+    ActionEndpoint(
+        "reschedule",
+        s.CaseRescheduleInput,
+        case_services.case_reschedule,
+        "Apologise for an overdue case and give a new date (assigned officer)",
+    ),
 )
 
 

@@ -246,7 +246,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Django's default config gives "django" a console handler of its own: each line twice.
-    "loggers": {"django": {"handlers": [], "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        # fpdf2's font subsetting narrates every glyph at INFO, once per slip
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # --- Production hardening (manage.py check --deploy passes with DJANGO_PRODUCTION=1) ---

@@ -221,6 +221,7 @@ class Case(models.Model):
     clock_stopped_on = models.DateField(null=True, blank=True, editable=False)
     paused_working_days = models.PositiveIntegerField(default=0, editable=False)
     supplement_requests = models.PositiveSmallIntegerField(default=0, editable=False)
+    reschedules = models.PositiveSmallIntegerField(default=0, editable=False)
     payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
@@ -357,6 +358,8 @@ class DocumentKind(models.TextChoices):
     POWER_OF_ATTORNEY = "power_of_attorney", _("Power of attorney")
     STARTUP_PROOF = "startup_proof", _("Innovative startup proof")
     TEST_REPORT = "test_report", _("Test report")
+    RECEIPT_SLIP = "receipt_slip", _("Receipt and appointment slip")
+    APOLOGY_SLIP = "apology_slip", _("Apology and new appointment slip")
     OTHER = "other", _("Other")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.template.defaultfilters import filesizeformat
@@ -26,7 +27,7 @@ from accounts.models import User
 from accounts.roles import Role, principal_for
 from applicants import divisions
 from applicants.models import Enterprise, LegalForm, SizeClass
-from cases import checklist, files, limits, selectors
+from cases import checklist, files, limits, selectors, slips
 from cases.calendar import WorkingCalendar
 from cases.exceptions import (
     AlreadyReplaced,
@@ -698,8 +699,20 @@ def case_receive(*, case: Case, actor: User, comment: str = "") -> Case:
     if case.assigned_officer_id is None:
         changes["assigned_officer"] = actor
         data["assigned_officer"] = str(actor.pk)
-    return apply_transition(
+    apply_transition(
         case=case, action="receive", actor=actor, effect=Effect(changes=changes, comment=comment, data=data)
+    )
+    documents = Document.objects.filter(case=case, replaced_by__isnull=True).order_by("uploaded_at")
+    slip = slips.receipt_slip(case=case, documents=documents, received_on=timezone.localdate(now), due_on=due_on)
+    _store_slip(case=case, actor=actor, kind=DocumentKind.RECEIPT_SLIP, content=slip, name="phieu-tiep-nhan")
+    return case
+
+
+def _store_slip(*, case: Case, actor: User, kind: str, content: bytes, name: str) -> Document:
+    """Keep a slip the office issued as a document of the case (and an event)."""
+    filename = f"{name}-{case.reference}.pdf"
+    return _store_document(
+        case=case, actor=actor, kind=kind, file=ContentFile(content, name=filename), name=filename, slip=True
     )
 
 
@@ -915,6 +928,39 @@ def case_cancel(*, case: Case, actor: User, comment: str) -> Case:
 
 
 @transaction.atomic
+def case_reschedule(*, case: Case, actor: User, due_on: dt.date, reason: str, comment: str = "") -> Case:
+    """The assigned officer apologises for an overdue case and gives a new appointment date
+    (a working day after today): an event, an apology slip among the case's documents, and
+    one more reschedule in the statistics. Raises NotAllowed, TransitionNotAllowed,
+    Conflict `not_overdue` (409), ValidationFailed."""
+    authorize(case, "reschedule", actor)
+    today = timezone.localdate()
+    if case.due_on is None or case.due_on >= today:
+        raise InvalidState(_("The case is not overdue: its appointment date has not passed."), code="not_overdue")
+    errors: list[FieldError] = []
+    if not reason.strip():
+        errors.append(FieldError("reason", "required", _("Say why the result is late.")))
+    if due_on <= today:
+        errors.append(FieldError("due_on", "not_future", _("The new date must be after today.")))
+    elif not WorkingCalendar().is_working_day(due_on):
+        errors.append(FieldError("due_on", "day_off", _("The new date must be a working day.")))
+    if errors:
+        raise ValidationFailed(errors)
+    previous = case.due_on
+    effect = Effect(
+        changes={"due_on": due_on, "due_key": due_on.strftime("%Y%m%d"), "reschedules": case.reschedules + 1},
+        comment=comment or reason.strip(),
+        data={"previous_due_on": previous.isoformat(), "due_on": due_on.isoformat(), "reason": reason.strip()},
+    )
+    apply_transition(case=case, action="reschedule", actor=actor, effect=effect)
+    slip = slips.apology_slip(
+        case=case, issued_on=today, previous_due_on=previous, due_on=due_on, reason=reason.strip()
+    )
+    _store_slip(case=case, actor=actor, kind=DocumentKind.APOLOGY_SLIP, content=slip, name="phieu-xin-loi")
+    return case
+
+
+@transaction.atomic
 def case_assign(*, case: Case, actor: User, officer_id: uuid.UUID | str, comment: str = "") -> Case:
     """A manager gives the case to an officer (active, in the officer role)."""
     authorize(case, "assign", actor)
@@ -935,6 +981,7 @@ def case_assign(*, case: Case, actor: User, officer_id: uuid.UUID | str, comment
 # --- Documents ------------------------------------------------------------------------------
 
 DOCUMENT_STATES = frozenset({CaseState.DRAFT, CaseState.AWAITING_SUPPLEMENT})
+SLIP_KINDS = frozenset({DocumentKind.RECEIPT_SLIP, DocumentKind.APOLOGY_SLIP})
 NAME_PROBLEMS: dict[str, Promise] = {
     "blank": _("The file needs a name."),
     "too_long": _("The file name may have at most 255 characters."),
@@ -1022,9 +1069,11 @@ def _store_document(
     name: str,
     note: str = "",
     replaces: Document | None = None,
+    slip: bool = False,
 ) -> Document:
     """Check, store and record one file (inside the caller's transaction; the caller has
-    checked who may upload it and when)."""
+    checked who may upload it and when). A slip the office issues does not count against
+    the applicant's file limit."""
     check_document_name(name)
     limit = settings.DOCUMENTS_MAX_UPLOAD_BYTES
     too_large = TooLarge(_("A file may have at most %(size)s.") % {"size": filesizeformat(limit)}, limit=limit)
@@ -1049,7 +1098,8 @@ def _store_document(
                 "kind", "kind_mismatch", _("A new version keeps the kind of the document it replaces.")
             )
     _lock_for_append(case)
-    if Document.objects.filter(case=case).count() >= settings.DOCUMENTS_MAX_PER_CASE:
+    uploaded = Document.objects.filter(case=case).exclude(kind__in=SLIP_KINDS)
+    if not slip and uploaded.count() >= settings.DOCUMENTS_MAX_PER_CASE:
         raise TooManyDocuments(
             _("A case may hold at most %(count)s files, every version counted.")
             % {"count": settings.DOCUMENTS_MAX_PER_CASE}

@@ -69,9 +69,15 @@ class Transition:
     who: Who
     label: Promise
     requires: Promise | None = None
+    # A condition of the case beyond its state (reschedule: only once overdue), checked
+    # with the state: when it fails the action is neither offered nor taken (409).
+    when: Callable[[Case], bool] | None = None
 
     def target_from(self, state: CaseState) -> CaseState:
         return self.target or state
+
+    def possible(self, case: Case) -> bool:
+        return case.state in self.sources and (self.when is None or self.when(case))
 
 
 def _t(
@@ -81,8 +87,13 @@ def _t(
     who: Who,
     label: Promise,
     requires: Promise | None = None,
+    when: Callable[[Case], bool] | None = None,
 ) -> Transition:
-    return Transition(action, frozenset(sources), target, who, label, requires)
+    return Transition(action, frozenset(sources), target, who, label, requires, when)
+
+
+def _overdue(case: Case) -> bool:
+    return case.due_on is not None and case.due_on < timezone.localdate()
 
 
 _OPEN = {S.SUBMITTED, S.IN_REVIEW, S.AWAITING_SUPPLEMENT}
@@ -137,6 +148,15 @@ TRANSITIONS: Mapping[str, Transition] = {
         ),
         _t("cancel", {S.APPROVED}, S.CANCELLED, Who.MANAGER, _("Cancel"), _("a comment")),
         _t("assign", _OPEN, None, Who.MANAGER, _("Assign officer"), _("an active officer")),
+        _t(
+            "reschedule",
+            {S.IN_REVIEW, S.RECOMMENDED},
+            None,
+            Who.ASSIGNED_OFFICER,
+            _("Apologise and reschedule"),
+            _("an overdue case; a new appointment date (a working day) and the reason"),
+            when=_overdue,
+        ),
     )
 }
 
@@ -157,7 +177,7 @@ def allowed_actions(case: Case, principal: Principal) -> list[str]:
     return [
         t.action
         for t in TRANSITIONS.values()
-        if case.state in t.sources
+        if t.possible(case)
         and case.deleted_at is None
         and t.who.has_role(principal, case)
         and t.who.case_refusal(principal, case) is None
@@ -185,6 +205,13 @@ def authorize(case: Case, action: str, actor: User) -> Transition:
         raise TransitionNotAllowed(
             _("The action “%(action)s” is not possible while the case is “%(state)s”.")
             % {"action": transition.label, "state": CaseState(case.state).label},
+            action=action,
+            state=case.state,
+        )
+    if not transition.possible(case):
+        raise TransitionNotAllowed(
+            _("The action “%(action)s” needs %(requires)s.")
+            % {"action": transition.label, "requires": transition.requires},
             action=action,
             state=case.state,
         )

@@ -18,10 +18,10 @@ def test_seed_demo_loads_once_and_again_without_duplicates(documents_dir):
     call_command("seed_demo", password="demo-Pass-2026", stdout=StringIO())
 
     assert (Case.objects.count(), Document.objects.count(), Milestone.objects.count()) == counts
-    assert counts == (7, 3, 3)
+    assert counts == (7, 8, 3)  # 3 milestone evidence files and 5 receipt slips
     states = sorted(Case.objects.values_list("state", flat=True))
     assert states == ["approved", "awaiting_supplement", "disbursed", "draft", "in_review", "recommended", "submitted"]
-    assert len(list(documents_dir.rglob("*.pdf"))) == 3
+    assert len(list(documents_dir.rglob("*.pdf"))) == 8
     out = StringIO()
     call_command("check_budget", stdout=out)
     assert "agrees" in out.getvalue()

@@ -60,7 +60,7 @@ def test_sixteen_simultaneous_receives_one_wins(live_server, case_in, officer):
     assert CaseEvent.objects.filter(case=case, action="receive").count() == 1
     case.refresh_from_db()
     assert case.state == "in_review"
-    assert case.version == 3  # create, submit, receive
+    assert case.version == 4  # create, submit, receive, its receipt slip
 
 
 def test_simultaneous_submits_get_unique_references(live_server, case_in, applicant):

@@ -122,11 +122,15 @@ def stored_files(documents_dir: Path) -> list[Path]:
     return sorted(path for path in documents_dir.rglob("*") if path.is_file())
 
 
+SLIPS = ("receipt_slip", "apology_slip")  # issued by the office at receipt or reschedule
+
+
 def what_is_stored(case: Case, documents_dir: Path) -> dict[str, Any]:
-    """Everything an upload could leave behind."""
+    """Everything an upload could leave behind (the office's own slips aside)."""
+    slip_files = {Path(name).name for name in Document.objects.filter(kind__in=SLIPS).values_list("file", flat=True)}
     return {
-        "files": stored_files(documents_dir),
-        "documents": sorted(str(pk) for pk in Document.objects.values_list("pk", flat=True)),
+        "files": [f for f in stored_files(documents_dir) if Path(str(f)).name not in slip_files],
+        "documents": sorted(str(pk) for pk in Document.objects.exclude(kind__in=SLIPS).values_list("pk", flat=True)),
         "events": list(CaseEvent.objects.filter(case=case).values_list("seq", flat=True)),
         "version": Case.objects.get(pk=case.pk).version,
     }
@@ -166,7 +170,7 @@ def test_member_uploads_each_allowed_type(client_for, applicant, case_in, docume
 
     assert response.status_code == 201, response.content
     body = response.json()
-    document = Document.objects.get()
+    document = Document.objects.exclude(kind__in=SLIPS).get()
     assert body == {
         "id": str(document.pk),
         "kind": "business_registration",
@@ -186,7 +190,7 @@ def test_member_uploads_each_allowed_type(client_for, applicant, case_in, docume
     assert body["uploaded_at"]
 
     # Stored under a name the server made, with the same bytes.
-    [stored] = stored_files(documents_dir)
+    [stored] = [f for f in stored_files(documents_dir) if f.name == Path(document.file.name).name]
     assert stored == documents_dir / "cases" / str(case.pk) / f"{document.pk}{SAMPLES[sample].extension}"
     assert UUID_FILE.match(stored.name)
     assert stored.read_bytes() == content
@@ -239,7 +243,7 @@ def test_list_and_detail_show_the_documents_to_members_and_officers(client_for, 
         listed = client.get(documents_url(case))
         detail = client.get(f"{documents_url(case)}{uploaded['id']}/")
         assert listed.status_code == 200
-        assert listed.json()["results"] == [uploaded]
+        assert [d for d in listed.json()["results"] if d["kind"] not in SLIPS] == [uploaded]
         assert detail.status_code == 200
         assert detail.json() == uploaded
 
