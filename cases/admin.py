@@ -37,13 +37,7 @@ class SupportRuleForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        for name in (
-            "legal_forms",
-            "size_classes",
-            "province_codes",
-            "documents_at_submission",
-            "documents_before_payment",
-        ):
+        for name in services.RULE_LIST_FIELDS:
             if name in data and data[name] in (None, ""):
                 data[name] = []  # a cleared box means "any", as an empty list does
         for error in services.rule_errors(data):

@@ -114,6 +114,16 @@ RULE_FIELDS = (
 )
 
 
+# The rule's fields that hold a list of codes (empty: any, or nothing required).
+RULE_LIST_FIELDS = (
+    "legal_forms",
+    "size_classes",
+    "province_codes",
+    "documents_at_submission",
+    "documents_before_payment",
+)
+
+
 def rule_errors(values: dict[str, Any], *, prefix: str = "") -> list[FieldError]:
     """What is wrong with a rule's values (API and admin both come through here)."""
     errors: list[FieldError] = []
@@ -142,13 +152,7 @@ def rule_errors(values: dict[str, Any], *, prefix: str = "") -> list[FieldError]
         ("documents_at_submission", DocumentKind.values),
         ("documents_before_payment", DocumentKind.values),
     )
-    for name in (
-        "legal_forms",
-        "size_classes",
-        "province_codes",
-        "documents_at_submission",
-        "documents_before_payment",
-    ):
+    for name in RULE_LIST_FIELDS:
         if name not in values:
             continue
         listed = values[name]
@@ -374,6 +378,14 @@ def _validate_draft(case: Case) -> None:
     _rule_for(case.programme, case.support_type)
 
 
+def _record_aside(*, case: Case, action: str, actor: User, data: dict[str, Any], comment: str = "") -> None:
+    """An event for a change beside the workflow (a file, the costs, the office's steps):
+    the state stays what it is."""
+    record_event(
+        case=case, action=action, actor=actor, from_state=case.state, to_state=case.state, comment=comment, data=data
+    )
+
+
 def _clean_cost_lines(case: Case, lines: list[dict[str, Any]]) -> list[CostLine]:
     """Cost lines as rows, or ValidationFailed naming each bad field.
 
@@ -523,12 +535,10 @@ def case_cost_lines_replace(*, case: Case, actor: User, cost_lines: list[dict[st
     guarded_update(case, changes={})
     CostLine.objects.filter(case=case).delete()
     CostLine.objects.bulk_create(rows)
-    record_event(
+    _record_aside(
         case=case,
         action="cost_lines",
         actor=actor,
-        from_state=case.state,
-        to_state=case.state,
         data=_cost_lines_data(rows),
     )
     return case
@@ -1121,12 +1131,10 @@ def _store_document(
     document.file.save(document.id.hex, file, save=False)
     try:
         document.save()
-        record_event(
+        _record_aside(
             case=case,
             action="document_upload",
             actor=actor,
-            from_state=case.state,
-            to_state=case.state,
             data={
                 "document": str(document.pk),
                 "kind": kind,
@@ -1276,12 +1284,10 @@ def filing_set(
     filing.office, filing.application_number, filing.filed_on = office, number, filed_on
     filing.nice_classes = sorted(classes)
     filing.save()
-    record_event(
+    _record_aside(
         case=case,
         action="filing",
         actor=actor,
-        from_state=case.state,
-        to_state=case.state,
         data={
             "office": office,
             "application_number": number,
@@ -1392,12 +1398,10 @@ def _record_milestone(
         recorded_by=actor,
         recorded_at=timezone.now(),
     )
-    record_event(
+    _record_aside(
         case=case,
         action="milestone",
         actor=actor,
-        from_state=case.state,
-        to_state=case.state,
         data={
             "milestone": str(milestone.pk),
             "kind": kind,
@@ -1429,12 +1433,10 @@ def claim_allow(*, case: Case, actor: User, kind: str, number: str, reason: str)
     )
     if created:
         guarded_update(case, changes={})
-        record_event(
+        _record_aside(
             case=case,
             action="claim_allowed",
             actor=actor,
-            from_state=case.state,
-            to_state=case.state,
             comment=reason.strip(),
             data={"kind": kind, "number": allowance.number},
         )
