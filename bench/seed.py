@@ -364,8 +364,15 @@ def _insert(model: type[Model], rows: Iterable[dict[str, Any]]) -> None:
     )
     # Text, numbers and booleans go as they are; UUIDs, dates and JSON through the field.
     columns = [(f.attname, None if f.get_internal_type() in AS_IS else f.get_db_prep_save) for f in fields]
+    # A column the plan does not set takes the field's default, so a new column with a
+    # default does not break the benchmark.
+    defaults = {f.attname: f.get_default() for f in fields}
     params = [
-        tuple(row[name] if convert is None else convert(row[name], db) for name, convert in columns) for row in rows
+        tuple(
+            row.get(name, defaults[name]) if convert is None else convert(row.get(name, defaults[name]), db)
+            for name, convert in columns
+        )
+        for row in rows
     ]
     with db.cursor() as cursor:
         cursor.executemany(sql, params)
@@ -417,6 +424,9 @@ def _plan(
             step.data = {"reference": None}  # set once codes are issued in submission order
         elif action == "receive":
             case["received_at"], case["assigned_officer_id"] = at, officer
+            # about 20 working days: four calendar weeks (the benchmark needs plausible dates)
+            due_on = timezone.localtime(at).date() + dt.timedelta(days=28)
+            case["due_on"], case["due_key"] = due_on, due_on.strftime("%Y%m%d")
             step.actor_id, step.data = officer, {"assigned_officer": str(officer)}
         elif action == "request-supplement":
             step.actor_id, step.comment = officer, "Bổ sung hồ sơ."
