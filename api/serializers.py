@@ -730,10 +730,14 @@ class CaseAssignInput(StrictInput):
 # --- Documents ------------------------------------------------------------------------------
 
 
+# What applicants upload: every kind but the slips the office issues itself.
+UPLOAD_KINDS = [(value, label) for value, label in DocumentKind.choices if not value.endswith("_slip")]
+
+
 class DocumentUploadInput(StrictInput):
     """multipart/form-data: `kind`, `file`, and optionally `note` and `replaces`."""
 
-    kind = serializers.ChoiceField(choices=DocumentKind.choices)
+    kind = serializers.ChoiceField(choices=UPLOAD_KINDS)
     # Empty files pass here and are refused by content (415) in the service.
     file = serializers.FileField(allow_empty_file=True, use_url=False)
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

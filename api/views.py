@@ -344,7 +344,7 @@ class CalendarOverrideListView(GenericAPIView[Any]):
     )
     def post(self, request: Request) -> Response:
         user = _user(request)
-        case_services.require_manager(actor=user)
+        case_services.require_manager(actor=user, message=case_services.CALENDAR_MANAGERS_ONLY)
         data = s.CalendarOverrideInput(data=request.data)
         data.is_valid(raise_exception=True)
         override = case_services.calendar_override_set(actor=user, **data.validated_data)
@@ -359,6 +359,7 @@ class CalendarOverrideDetailView(APIView):
     )
     def delete(self, request: Request, date: str) -> Response:
         user = _user(request)
+        case_services.require_manager(actor=user, message=case_services.CALENDAR_MANAGERS_ONLY)
         override = case_selectors.calendar_override_get(date=date)
         case_services.calendar_override_delete(actor=user, override=override)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -378,7 +379,9 @@ class CaseListView(GenericAPIView[Any]):
     serializer_class = s.CaseOutput
     filterset_class = CaseFilter
     filter_backends = [FilterSetBackend, StrictOrderingFilter]
-    # Keys that do not change under a reader's feet, so cursors stay exact.
+    # Each ordering is one indexed column, so the keyset cursor stays exact; `due_on` can
+    # move (resubmit, reschedule), and a case that moves while a client pages is seen where
+    # it is now.
     ordering_fields = ["created_at", "requested_amount", "queue", "due_on"]
     # `queue`: the officers' queue, one column (see Case.queue_key) so the cursor stays exact.
     # `due_on` sorts by `due_key`, the same date with cases not yet received last.

@@ -133,6 +133,9 @@ class CalendarOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("working",)
     fields = ("date", "working", "note")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("date",) if obj is not None else ()  # another date is another override
+
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_staff)
 
@@ -150,7 +153,8 @@ class CalendarOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: CalendarOverride, form: forms.ModelForm, change: bool) -> None:  # type: ignore[type-arg]
         assert isinstance(request.user, User)
-        services.calendar_override_set(actor=request.user, date=obj.date, working=obj.working, note=obj.note)
+        saved = services.calendar_override_set(actor=request.user, date=obj.date, working=obj.working, note=obj.note)
+        obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: CalendarOverride) -> None:
         assert isinstance(request.user, User)

@@ -90,11 +90,11 @@ DRAFT_FIELDS = frozenset({"support_type", "title", "details", "requested_amount"
 # --- Programmes ---------------------------------------------------------------------------
 
 
-def require_manager(*, actor: User) -> None:
-    """Raise NotAllowed unless the actor may change programmes and their rules (managers).
+def require_manager(*, actor: User, message: str | Promise | None = None) -> None:
+    """Raise NotAllowed unless the actor is a manager (programmes, rules, the calendar).
     Views call it before reading the body, so a caller without the role learns that first."""
     if not principal_for(actor).has(Role.MANAGER):
-        raise NotAllowed(_("Only managers can change programmes."))
+        raise NotAllowed(message or _("Only managers can change programmes."))
 
 
 RULE_FIELDS = (
@@ -699,7 +699,8 @@ def case_submit(*, case: Case, actor: User, comment: str = "") -> Case:
 @transaction.atomic
 def case_receive(*, case: Case, actor: User, comment: str = "") -> Case:
     """An officer takes the dossier in; they become its officer if it has none. The case
-    gets its appointment date: the rule's processing time in working days from today."""
+    gets its appointment date (the rule's processing time in working days from today) and
+    the receipt slip, stored among its documents."""
     authorize(case, "receive", actor)
     now = timezone.now()
     rule = _rule_for(case.programme, case.support_type)
@@ -882,8 +883,12 @@ def case_return(*, case: Case, actor: User, comment: str) -> Case:
 
 @transaction.atomic
 def case_withdraw(*, case: Case, actor: User, comment: str = "") -> Case:
+    """The applicant withdraws an open case; a running clock stops for good."""
     authorize(case, "withdraw", actor)
-    return apply_transition(case=case, action="withdraw", actor=actor, effect=Effect(comment=comment))
+    changes: dict[str, Any] = {}
+    if case.due_on is not None and case.clock_stopped_on is None:
+        changes["clock_stopped_on"] = timezone.localdate()
+    return apply_transition(case=case, action="withdraw", actor=actor, effect=Effect(changes=changes, comment=comment))
 
 
 @transaction.atomic
@@ -941,22 +946,23 @@ def case_cancel(*, case: Case, actor: User, comment: str) -> Case:
 def case_reschedule(*, case: Case, actor: User, due_on: dt.date, reason: str, comment: str = "") -> Case:
     """The assigned officer apologises for an overdue case and gives a new appointment date
     (a working day after today): an event, an apology slip among the case's documents, and
-    one more reschedule in the statistics. Raises NotAllowed, TransitionNotAllowed,
-    Conflict `not_overdue` (409), ValidationFailed."""
-    authorize(case, "reschedule", actor)
+    one more reschedule in the statistics. Raises NotAllowed, TransitionNotAllowed (409,
+    also when the case is not overdue), ValidationFailed."""
+    authorize(case, "reschedule", actor)  # the table's condition: only an overdue case
     today = timezone.localdate()
-    if case.due_on is None or case.due_on >= today:
-        raise InvalidState(_("The case is not overdue: its appointment date has not passed."), code="not_overdue")
     errors: list[FieldError] = []
     if not reason.strip():
         errors.append(FieldError("reason", "required", _("Say why the result is late.")))
     if due_on <= today:
         errors.append(FieldError("due_on", "not_future", _("The new date must be after today.")))
+    elif due_on > today + RESCHEDULE_HORIZON:
+        errors.append(FieldError("due_on", "too_far", _("The new date must be within a year.")))
     elif not WorkingCalendar().is_working_day(due_on):
         errors.append(FieldError("due_on", "day_off", _("The new date must be a working day.")))
     if errors:
         raise ValidationFailed(errors)
     previous = case.due_on
+    assert previous is not None  # the table's condition: overdue, so it has a date
     effect = Effect(
         changes={"due_on": due_on, "due_key": due_on.strftime("%Y%m%d"), "reschedules": case.reschedules + 1},
         comment=comment or reason.strip(),
@@ -992,6 +998,7 @@ def case_assign(*, case: Case, actor: User, officer_id: uuid.UUID | str, comment
 
 DOCUMENT_STATES = frozenset({CaseState.DRAFT, CaseState.AWAITING_SUPPLEMENT})
 SLIP_KINDS = frozenset({DocumentKind.RECEIPT_SLIP, DocumentKind.APOLOGY_SLIP})
+RESCHEDULE_HORIZON = dt.timedelta(days=365)
 NAME_PROBLEMS: dict[str, Promise] = {
     "blank": _("The file needs a name."),
     "too_long": _("The file name may have at most 255 characters."),
@@ -1051,6 +1058,8 @@ def document_upload(
     TooManyDocuments and AlreadyReplaced (409), ConcurrentChange.
     """
     require_document_upload(case=case, actor=actor)
+    if kind in SLIP_KINDS or (replaces is not None and replaces.kind in SLIP_KINDS):
+        raise ValidationFailed.single("kind", "office_only", _("Only the office issues receipt and apology slips."))
     _check_upload_kind(case, kind, replaces)
     return _store_document(case=case, actor=actor, kind=kind, file=file, name=name, note=note, replaces=replaces)
 
@@ -1474,13 +1483,15 @@ def _require_payment_milestone(case: Case) -> None:
 
 # --- The working-day calendar ------------------------------------------------------------------
 
+CALENDAR_MANAGERS_ONLY = _("Only managers can change the working-day calendar.")
+
 
 @transaction.atomic
 def calendar_override_set(*, actor: User, date: dt.date, working: bool, note: str) -> CalendarOverride:
     """Make `date` a working day or a day off for the department (managers). Takes effect
     for every deadline computed from now on; appointment dates already given stand.
     Raises NotAllowed, ValidationFailed."""
-    require_manager(actor=actor)
+    require_manager(actor=actor, message=CALENDAR_MANAGERS_ONLY)
     if not note.strip():
         raise ValidationFailed.single("note", "required", _("Say why (e.g. the decision that swaps the day)."))
     override, _created = CalendarOverride.objects.update_or_create(
@@ -1492,7 +1503,7 @@ def calendar_override_set(*, actor: User, date: dt.date, working: bool, note: st
 
 @transaction.atomic
 def calendar_override_delete(*, actor: User, override: CalendarOverride) -> None:
-    """Give the date back to the national calendar (managers)."""
-    require_manager(actor=actor)
+    """Give the date back to the national calendar (managers). Raises NotAllowed."""
+    require_manager(actor=actor, message=CALENDAR_MANAGERS_ONLY)
     logger.info("calendar: override of %s removed by %s", override.date, actor.pk)
     override.delete()

@@ -4,6 +4,7 @@ and service as the API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
@@ -270,3 +271,17 @@ def test_a_staff_manager_adds_a_calendar_day_off_in_the_admin(manager_in_admin):
         False,
         "staff_manager",
     )
+
+
+def test_an_override_keeps_its_date_in_the_admin(manager_in_admin, manager):
+    from cases import services as case_services
+    from cases.models import CalendarOverride
+
+    override = case_services.calendar_override_set(actor=manager, date=dt.date(2026, 6, 2), working=False, note="Nghỉ")
+    url = reverse("admin:cases_calendaroverride_change", args=[override.pk])
+    response = manager_in_admin.post(url, {"date": "2026-06-03", "working": "on", "note": "Làm bù", "_save": "Save"})
+
+    assert response.status_code == 302
+    assert list(CalendarOverride.objects.values_list("date", "working", "note")) == [
+        (dt.date(2026, 6, 2), True, "Làm bù")
+    ]

@@ -102,3 +102,46 @@ def test_reschedule_is_refused_before_the_date_has_passed_and_for_bad_dates(clie
     case.refresh_from_db()
     assert (case.due_on, case.reschedules) == (dt.date(2026, 3, 5), 0)
     assert not Document.objects.filter(case=case, kind="apology_slip").exists()
+
+
+def test_applicants_cannot_upload_or_replace_the_offices_slips(client_for, case_in, applicant):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import PDF
+
+    case = case_in("awaiting_supplement")
+    slip = Document.objects.get(case=case, kind="receipt_slip")
+    url = f"/api/v1/cases/{case.pk}/documents/"
+    client = client_for(applicant)
+
+    forged = client.post(url, {"kind": "receipt_slip", "file": SimpleUploadedFile("p.pdf", PDF)}, format="multipart")
+    assert_field_errors(forged, "kind")
+    replaced = client.post(
+        url,
+        {"kind": "receipt_slip", "file": SimpleUploadedFile("p.pdf", PDF), "replaces": str(slip.pk)},
+        format="multipart",
+    )
+    assert_field_errors(replaced, "kind")
+    assert Document.objects.filter(case=case, kind="receipt_slip").count() == 1
+
+
+def test_a_new_date_more_than_a_year_away_is_refused(client_for, case_in, officer, programme):
+    with at(2026, 3, 2):
+        _open_2026(programme, 3)
+        case = case_in("in_review")
+    with at(2026, 3, 10):
+        response = client_for(officer).post(
+            f"/api/v1/cases/{case.pk}/reschedule/", {"due_on": "9999-12-31", "reason": "x"}, format="json"
+        )
+        assert assert_field_errors(response, "due_on")["errors"][0]["code"] == "too_far"
+
+
+def test_a_withdrawn_case_stops_its_clock(client_for, case_in, applicant, officer, programme):
+    with at(2026, 3, 2):
+        _open_2026(programme, 10)
+        case = case_in("in_review")
+    with at(2026, 3, 4):
+        assert client_for(applicant).post(f"/api/v1/cases/{case.pk}/withdraw/", {}, format="json").status_code == 200
+    with at(2026, 6, 1):
+        body = client_for(officer).get(f"/api/v1/cases/{case.pk}/").json()
+        assert (body["working_days_used"], body["working_days_left"], body["overdue"]) == (2, 8, False)
