@@ -175,6 +175,31 @@ STORAGES = {
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="hotro-shtt@localhost")
+# For DJANGO_EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend
+EMAIL_FILE_PATH = env.str("DJANGO_EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+
+# --- Background work ----------------------------------------------------------------------
+# With CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) notifications go to Celery workers
+# and the beat scheduler sends the reminders; without it they are sent in the web process
+# right after commit, and reminders come from `manage.py send_reminders` (cron).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for another
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "Asia/Ho_Chi_Minh"
+CELERY_BEAT_SCHEDULE = {
+    "due-reminders": {"task": "cases.tasks.send_due_reminders", "schedule": 24 * 3600},
+    "overdue-digest": {"task": "cases.tasks.send_overdue_digest", "schedule": 24 * 3600},
+}
+# Officers are reminded this many working days before a case's appointment date.
+REMINDER_WORKING_DAYS = env.int("REMINDER_WORKING_DAYS", default=2)
 
 # --- REST framework -------------------------------------------------------------------
 _RENDERERS = ["rest_framework.renderers.JSONRenderer"]

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import Principal, Role, principal_for
+from cases import notifications, tasks
 from cases.exceptions import CaseNotFound, ConcurrentChange, NotAllowed, TransitionNotAllowed
 from cases.models import Case, CaseEvent, CaseState
 
@@ -287,7 +288,7 @@ def apply_transition(*, case: Case, action: str, actor: User, effect: Effect) ->
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("apply_transition must run inside the caller's transaction")
     guarded_update(case, changes={"state": to_state, **effect.changes})
-    record_event(
+    event = record_event(
         case=case,
         action=action,
         actor=actor,
@@ -297,7 +298,10 @@ def apply_transition(*, case: Case, action: str, actor: User, effect: Effect) ->
         data=effect.data,
     )
     log: Callable[[], None] = partial(_log_transition, case.pk, action, actor.pk, from_state, to_state)
-    for callback in [*effect.on_commit, log]:
+    callbacks = [*effect.on_commit, log]
+    if notifications.should_notify(event):
+        callbacks.append(partial(notifications.dispatch, tasks.send_case_event_mail, str(event.pk)))
+    for callback in callbacks:
         transaction.on_commit(callback)
     return case
 

@@ -1,0 +1,96 @@
+"""Background work: the mail the case's changes and deadlines cause. Each task reads what
+it needs from the database, so it can run (and be retried) anywhere, at any time after
+the change committed."""
+
+from __future__ import annotations
+
+import logging
+from smtplib import SMTPException
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from accounts.models import User
+from accounts.roles import Role
+from cases.calendar import WorkingCalendar
+from cases.models import Case, CaseEvent
+from cases.notifications import case_event_messages
+from cases.selectors import CLOCK_RUNNING
+
+logger = logging.getLogger(__name__)
+RETRY = {
+    "autoretry_for": (SMTPException, OSError),
+    "retry_backoff": 30,
+    "retry_backoff_max": 3600,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task(**RETRY)  # type: ignore[untyped-decorator]
+def send_case_event_mail(event_id: str) -> int:
+    """Tell the enterprise's members about one event of their case. Returns how many
+    messages were sent."""
+    event = CaseEvent.objects.select_related("case").get(pk=event_id)
+    messages = case_event_messages(event)
+    if messages:
+        with get_connection() as connection:
+            connection.send_messages(messages)
+    logger.info("mail: case event %s sent to %s member(s)", event_id, len(messages))
+    return len(messages)
+
+
+def _officer_message(officer: User, template: str, cases: list[Case], **context: Any) -> EmailMessage:
+    with translation.override(officer.language or settings.LANGUAGE_CODE):
+        body = render_to_string(f"cases/email/{template}_body.txt", {"officer": officer, "cases": cases, **context})
+        subject = render_to_string(f"cases/email/{template}_subject.txt", {"count": len(cases), **context}).strip()
+    return EmailMessage(subject=subject, body=body, to=[officer.email])
+
+
+def _by_officer(cases: list[Case]) -> dict[User, list[Case]]:
+    grouped: dict[User, list[Case]] = {}
+    for case in cases:
+        officer = case.assigned_officer
+        if (
+            officer is not None
+            and officer.email
+            and officer.is_active
+            and officer.groups.filter(name=Role.OFFICER).exists()
+        ):
+            grouped.setdefault(officer, []).append(case)
+    return grouped
+
+
+@shared_task(**RETRY)  # type: ignore[untyped-decorator]
+def send_due_reminders() -> int:
+    """Each officer hears which of their cases fall due in REMINDER_WORKING_DAYS working days."""
+    today = timezone.localdate()
+    due = WorkingCalendar().add(today, settings.REMINDER_WORKING_DAYS)
+    cases = list(
+        Case.objects.filter(state__in=CLOCK_RUNNING, due_on=due)
+        .select_related("assigned_officer")
+        .order_by("reference")
+    )
+    messages = [_officer_message(o, "due_reminder", c, due_on=due) for o, c in _by_officer(cases).items()]
+    with get_connection() as connection:
+        connection.send_messages(messages)
+    return len(messages)
+
+
+@shared_task(**RETRY)  # type: ignore[untyped-decorator]
+def send_overdue_digest() -> int:
+    """Each officer gets the list of their overdue cases (none sent when there are none)."""
+    today = timezone.localdate()
+    cases = list(
+        Case.objects.filter(state__in=CLOCK_RUNNING, due_on__lt=today)
+        .select_related("assigned_officer")
+        .order_by("due_on", "reference")
+    )
+    messages = [_officer_message(o, "overdue_digest", c, today=today) for o, c in _by_officer(cases).items()]
+    with get_connection() as connection:
+        connection.send_messages(messages)
+    return len(messages)
