@@ -32,6 +32,7 @@ def test_a_state_change_mails_each_member_once_in_their_language(
     with django_capture_on_commit_callbacks(execute=True):
         services.case_receive(case=Case.objects.get(pk=case.pk), actor=officer)
 
+    assert len(mail.outbox) == 2  # one each, once
     by_address = {m.to[0]: m for m in mail.outbox}
     assert sorted(by_address) == sorted([applicant.email, colleague.email])
     english, vietnamese = by_address[applicant.email], by_address[colleague.email]
@@ -167,3 +168,27 @@ def test_the_reminders_command_sends_both_kinds(case_in, officer):
 
     assert out.getvalue().strip() == "Sent 0 due-date reminder(s) and 1 overdue list(s)."
     assert [m.to for m in mail.outbox] == [[officer.email]]
+
+
+def test_a_reschedule_tells_the_members_the_new_date(case_in, applicant, officer, django_capture_on_commit_callbacks):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from cases.calendar import WorkingCalendar
+
+    case = case_in("in_review")
+    today = timezone.localdate()
+    Case.objects.filter(pk=case.pk).update(due_on=today - dt.timedelta(days=2))
+    new_date = WorkingCalendar().add(today, 5)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_reschedule(
+            case=Case.objects.get(pk=case.pk), actor=officer, due_on=new_date, reason="Chờ ý kiến chuyên gia"
+        )
+
+    [message] = mail.outbox
+    assert message.to == [applicant.email]
+    assert new_date.isoformat() in message.body
+    assert "Chờ ý kiến chuyên gia" in message.body
