@@ -192,3 +192,14 @@ def test_a_reschedule_tells_the_members_the_new_date(case_in, applicant, officer
     assert message.to == [applicant.email]
     assert new_date.isoformat() in message.body
     assert "Chờ ý kiến chuyên gia" in message.body
+
+
+def test_plain_text_mail_is_not_html_escaped(case_in, applicant, officer, django_capture_on_commit_callbacks):
+    case = case_in("submitted", title='Nhãn hiệu "Đồi Mây" & Cà phê <Langbiang>')
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_receive(case=Case.objects.get(pk=case.pk), actor=officer)
+
+    [message] = mail.outbox
+    assert 'Nhãn hiệu "Đồi Mây" & Cà phê <Langbiang>' in message.body
+    assert "&amp;" not in message.body
