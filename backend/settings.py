@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -180,7 +181,8 @@ EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("DJANGO_EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("DJANGO_EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
-EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=10)
+# Short: without a broker a send happens in the request, after commit (three attempts).
+EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=5)
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="hotro-shtt@localhost")
 # For DJANGO_EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend
 EMAIL_FILE_PATH = env.str("DJANGO_EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
@@ -194,9 +196,11 @@ CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for ano
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "Asia/Ho_Chi_Minh"
+# Retries wait up to an hour: a task must stay invisible to other workers for longer.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_BEAT_SCHEDULE = {
-    "due-reminders": {"task": "cases.tasks.send_due_reminders", "schedule": 24 * 3600},
-    "overdue-digest": {"task": "cases.tasks.send_overdue_digest", "schedule": 24 * 3600},
+    "due-reminders": {"task": "cases.tasks.send_due_reminders", "schedule": crontab(hour=7, minute=0)},
+    "overdue-digest": {"task": "cases.tasks.send_overdue_digest", "schedule": crontab(hour=7, minute=5)},
 }
 # Officers are reminded this many working days before a case's appointment date.
 REMINDER_WORKING_DAYS = env.int("REMINDER_WORKING_DAYS", default=2)

@@ -18,6 +18,7 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from accounts.models import User
 from applicants.models import Membership
 from cases.models import Case, CaseEvent, CaseState
 
@@ -34,11 +35,36 @@ def should_notify(event: CaseEvent) -> bool:
 
 def dispatch(task: Any, *args: Any) -> None:
     """Run `task` (a Celery task) on a worker when a broker is configured, else here and
-    now (the caller registers this with transaction.on_commit)."""
+    now (the caller registers this with transaction.on_commit). A broker that cannot be
+    reached falls back to sending here: the change has committed and must not fail."""
     if settings.CELERY_BROKER_URL:
-        task.delay(*args)
-        return
+        try:
+            task.delay(*args)
+            return
+        except Exception:  # kombu's OperationalError and friends: the broker is down
+            logger.error("background %s(%s): broker unreachable, sending in process", task.name, args, exc_info=True)
     run_with_retries(task.run, *args)
+
+
+def notify_case_event(event: CaseEvent) -> None:
+    """One task per member to tell, so a retry resends to that member only."""
+    for user_id in recipients(event.case):
+        dispatch(_task(), str(event.pk), str(user_id))
+
+
+def _task() -> Any:
+    from cases.tasks import send_case_event_mail  # the tasks module imports this one
+
+    return send_case_event_mail
+
+
+def recipients(case: Case) -> list[Any]:
+    """The active members of the case's enterprise who have an address."""
+    return list(
+        Membership.objects.filter(enterprise_id=case.enterprise_id, user__is_active=True)
+        .exclude(user__email="")
+        .values_list("user_id", flat=True)
+    )
 
 
 def run_with_retries(function: Callable[..., Any], *args: Any) -> None:
@@ -53,25 +79,20 @@ def run_with_retries(function: Callable[..., Any], *args: Any) -> None:
     logger.error("background %s(%s): giving up after %s attempts", function.__name__, args, IN_PROCESS_ATTEMPTS)
 
 
-def case_event_messages(event: CaseEvent) -> list[EmailMessage]:
-    """One message per member of the case's enterprise with an address, in that member's
-    language (Vietnamese unless they chose English)."""
+def case_event_message(event: CaseEvent, user: User) -> EmailMessage:
+    """The message telling `user` about `event`, in their language (Vietnamese unless they
+    chose English). It describes the event as it happened, whatever the case is now."""
     case: Case = event.case
-    members = Membership.objects.filter(enterprise_id=case.enterprise_id).select_related("user")
-    messages = []
-    for membership in members:
-        user = membership.user
-        if not user.email or not user.is_active:
-            continue
-        with translation.override(user.language or settings.LANGUAGE_CODE):
-            context = {
-                "user": user,
-                "case": case,
-                "event": event,
-                "state_label": CaseState(case.state).label,
-                "from_label": CaseState(event.from_state).label if event.from_state else "",
-            }
-            subject = render_to_string("cases/email/case_event_subject.txt", context).strip()
-            body = render_to_string("cases/email/case_event_body.txt", context)
-        messages.append(EmailMessage(subject=subject, body=body, to=[user.email]))
-    return messages
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        context = {
+            "user": user,
+            "case": case,
+            "event": event,
+            "state_label": CaseState(event.to_state).label,
+            "from_label": CaseState(event.from_state).label if event.from_state else "",
+            "due_on": event.data.get("due_on") or (case.due_on.isoformat() if case.due_on else ""),
+            "show_comment": event.comment and event.comment != event.data.get("reason"),
+        }
+        subject = render_to_string("cases/email/case_event_subject.txt", context).strip()
+        body = render_to_string("cases/email/case_event_body.txt", context)
+    return EmailMessage(subject=subject, body=body, to=[user.email])

@@ -5,7 +5,7 @@ the change committed."""
 from __future__ import annotations
 
 import logging
-from smtplib import SMTPException
+from smtplib import SMTPException, SMTPRecipientsRefused
 from typing import Any
 
 from celery import shared_task
@@ -18,12 +18,14 @@ from accounts.models import User
 from accounts.roles import Role
 from cases.calendar import WorkingCalendar
 from cases.models import Case, CaseEvent
-from cases.notifications import case_event_messages
+from cases.notifications import case_event_message, recipients
 from cases.selectors import CLOCK_RUNNING
 
 logger = logging.getLogger(__name__)
 RETRY = {
     "autoretry_for": (SMTPException, OSError),
+    # an address the server refuses will not be accepted on a retry either
+    "dont_autoretry_for": (SMTPRecipientsRefused,),
     "retry_backoff": 30,
     "retry_backoff_max": 3600,
     "retry_jitter": True,
@@ -32,16 +34,16 @@ RETRY = {
 
 
 @shared_task(**RETRY)  # type: ignore[untyped-decorator]
-def send_case_event_mail(event_id: str) -> int:
-    """Tell the enterprise's members about one event of their case. Returns how many
-    messages were sent."""
+def send_case_event_mail(event_id: str, user_id: str) -> int:
+    """Tell one member about one event of their case. Returns the messages sent (0 when
+    the member has since left the enterprise or lost their address)."""
     event = CaseEvent.objects.select_related("case").get(pk=event_id)
-    messages = case_event_messages(event)
-    if messages:
-        with get_connection() as connection:
-            connection.send_messages(messages)
-    logger.info("mail: case event %s sent to %s member(s)", event_id, len(messages))
-    return len(messages)
+    if user_id not in {str(pk) for pk in recipients(event.case)}:
+        return 0
+    user = User.objects.get(pk=user_id)
+    sent = case_event_message(event, user).send()
+    logger.info("mail: case event %s sent to %s", event_id, user_id)
+    return sent
 
 
 def _officer_message(officer: User, template: str, cases: list[Case], **context: Any) -> EmailMessage:
@@ -69,7 +71,10 @@ def _by_officer(cases: list[Case]) -> dict[User, list[Case]]:
 def send_due_reminders() -> int:
     """Each officer hears which of their cases fall due in REMINDER_WORKING_DAYS working days."""
     today = timezone.localdate()
-    due = WorkingCalendar().add(today, settings.REMINDER_WORKING_DAYS)
+    calendar = WorkingCalendar()
+    if not calendar.is_working_day(today):
+        return 0  # the working day before already reminded of these cases
+    due = calendar.add(today, settings.REMINDER_WORKING_DAYS)
     cases = list(
         Case.objects.filter(state__in=CLOCK_RUNNING, due_on=due)
         .select_related("assigned_officer")
@@ -83,8 +88,11 @@ def send_due_reminders() -> int:
 
 @shared_task(**RETRY)  # type: ignore[untyped-decorator]
 def send_overdue_digest() -> int:
-    """Each officer gets the list of their overdue cases (none sent when there are none)."""
+    """Each officer gets the list of their overdue cases (none sent when there are none,
+    nor on days off)."""
     today = timezone.localdate()
+    if not WorkingCalendar().is_working_day(today):
+        return 0
     cases = list(
         Case.objects.filter(state__in=CLOCK_RUNNING, due_on__lt=today)
         .select_related("assigned_officer")

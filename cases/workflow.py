@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import Principal, Role, principal_for
-from cases import notifications, tasks
+from cases import notifications
 from cases.exceptions import CaseNotFound, ConcurrentChange, NotAllowed, TransitionNotAllowed
 from cases.models import Case, CaseEvent, CaseState
 
@@ -300,7 +300,7 @@ def apply_transition(*, case: Case, action: str, actor: User, effect: Effect) ->
     log: Callable[[], None] = partial(_log_transition, case.pk, action, actor.pk, from_state, to_state)
     callbacks = [*effect.on_commit, log]
     if notifications.should_notify(event):
-        callbacks.append(partial(notifications.dispatch, tasks.send_case_event_mail, str(event.pk)))
+        callbacks.append(partial(notifications.notify_case_event, event))
     for callback in callbacks:
         transaction.on_commit(callback)
     return case

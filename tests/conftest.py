@@ -40,6 +40,13 @@ def _clear_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _no_broker(settings):  # type: ignore[no-untyped-def]
+    """Mail is sent in process unless a test brings its own worker, whatever the shell
+    that runs the suite exported (the README's worker instructions, say)."""
+    settings.CELERY_BROKER_URL = ""
+
+
+@pytest.fixture(autouse=True)
 def documents_dir(settings, tmp_path):  # type: ignore[no-untyped-def]
     """Each test stores documents in a directory of its own, removed with it."""
     storages = dict(settings.STORAGES)

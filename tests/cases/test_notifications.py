@@ -4,19 +4,48 @@ against a real worker and the machine's Redis."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import connection
 
 from cases import notifications, services
 from cases.models import Case
 from tests.factories import UserFactory, add_member
+
+
+@contextlib.contextmanager
+def broker_for_this_test(settings: Any, url: str, queue: str | None = None) -> Iterator[None]:
+    """Point the web side at `url` (and `queue`), with fresh connection pools, and put
+    everything back afterwards: Celery caches its pools across the suite."""
+    from backend.celery import app
+
+    def reset_pools() -> None:
+        app._pool = None
+        if "amqp" in app.__dict__:
+            app.amqp._producer_pool = None
+
+    saved = (app.conf.broker_url, app.conf.task_default_queue)
+    settings.CELERY_BROKER_URL = app.conf.broker_url = url
+    if queue:
+        app.conf.task_default_queue = queue
+    reset_pools()
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.task_default_queue = saved
+        reset_pools()
 
 
 def test_a_state_change_mails_each_member_once_in_their_language(
@@ -73,9 +102,12 @@ def test_a_failed_send_is_retried_logged_and_never_undoes_the_change(
     assert "giving up" in caplog.text
 
 
-def test_reminders_and_the_overdue_digest_go_to_the_assigned_officers(case_in, officer, settings):
-    import datetime as dt
+THURSDAY = dt.datetime(2026, 11, 26, 9, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+SATURDAY = dt.datetime(2026, 11, 28, 9, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 
+
+@time_machine.travel(THURSDAY, tick=False)
+def test_reminders_and_the_overdue_digest_go_to_the_assigned_officers(case_in, officer, settings):
     from django.utils import timezone
 
     from cases import tasks
@@ -101,15 +133,19 @@ def test_reminders_and_the_overdue_digest_go_to_the_assigned_officers(case_in, o
 
 @pytest.mark.django_db(transaction=True)
 def test_with_a_broker_a_real_worker_sends_the_mail(case_in, officer, tmp_path, settings):
-    from backend.celery import app
+    import uuid
 
     broker = "redis://127.0.0.1:6379/15"
+    queue = f"ipsupport-test-{uuid.uuid4().hex[:12]}"  # runs at the same time cannot take each other's tasks
     outbox = tmp_path / "mail"
     database = connection.settings_dict
     if connection.vendor == "sqlite":
         database_url = f"sqlite:///{database['NAME']}"
     else:
-        database_url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+        database_url = (
+            f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        )
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -119,41 +155,51 @@ def test_with_a_broker_a_real_worker_sends_the_mail(case_in, officer, tmp_path, 
         "DOCUMENTS_ROOT": str(tmp_path / "documents"),
     }
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "backend",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "-Q",
-            "celery",
-        ],
+        [sys.executable, "-m", "celery", "-A", "backend", "worker", "--pool=solo", "--loglevel=WARNING", "-Q", queue],
         env=env,
         cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         case = case_in("submitted")  # before the broker: the submit mail stays in this process
-        settings.CELERY_BROKER_URL = broker
-        app.conf.broker_url = broker
-        app.control.purge()
-        services.case_receive(case=Case.objects.get(pk=case.pk), actor=officer)  # commits: the task is queued
+        with broker_for_this_test(settings, broker, queue):
+            services.case_receive(case=Case.objects.get(pk=case.pk), actor=officer)  # commits: queued
+
+        def sent() -> list[str]:
+            return [p.read_text() for p in outbox.iterdir()] if outbox.exists() else []
 
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (outbox.exists() and any(outbox.iterdir())):
+        while time.monotonic() < deadline and not any(case.reference in text for text in sent()):
+            assert worker.poll() is None, worker.communicate()[0]
             time.sleep(0.5)
-        sent = [path.read_text() for path in outbox.iterdir()] if outbox.exists() else []
-        assert len(sent) == 1, "the worker sent no mail within a minute"
-        assert case.reference in sent[0]
+        time.sleep(1)  # anything more the worker would (wrongly) send
+        mails = sent()
+        assert len(mails) == 1, "the worker sent no mail (or more than one) within a minute"
+        assert case.reference in mails[0]
     finally:
         worker.terminate()
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
+@time_machine.travel(SATURDAY, tick=False)
+def test_nobody_is_reminded_on_a_day_off(case_in, officer):
+    from cases import tasks
+
+    late = case_in("in_review")
+    Case.objects.filter(pk=late.pk).update(due_on=dt.date(2026, 11, 20))
+    mail.outbox.clear()
+
+    assert (tasks.send_due_reminders(), tasks.send_overdue_digest()) == (0, 0)
+    assert mail.outbox == []
+
+
+@time_machine.travel(THURSDAY, tick=False)
 def test_the_reminders_command_sends_both_kinds(case_in, officer):
-    import datetime as dt
     from io import StringIO
 
     from django.core.management import call_command
@@ -171,8 +217,6 @@ def test_the_reminders_command_sends_both_kinds(case_in, officer):
 
 
 def test_a_reschedule_tells_the_members_the_new_date(case_in, applicant, officer, django_capture_on_commit_callbacks):
-    import datetime as dt
-
     from django.utils import timezone
 
     from cases.calendar import WorkingCalendar
@@ -203,3 +247,16 @@ def test_plain_text_mail_is_not_html_escaped(case_in, applicant, officer, django
     [message] = mail.outbox
     assert 'Nhãn hiệu "Đồi Mây" & Cà phê <Langbiang>' in message.body
     assert "&amp;" not in message.body
+
+
+def test_a_broker_that_cannot_be_reached_falls_back_to_sending_here(
+    case_in, applicant, officer, settings, django_capture_on_commit_callbacks
+):
+    case = case_in("submitted")
+    mail.outbox.clear()
+    dead = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    with broker_for_this_test(settings, dead), django_capture_on_commit_callbacks(execute=True):
+        services.case_receive(case=Case.objects.get(pk=case.pk), actor=officer)
+
+    assert Case.objects.get(pk=case.pk).state == "in_review"
+    assert [m.to for m in mail.outbox] == [[applicant.email]]
