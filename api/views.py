@@ -509,6 +509,12 @@ class CaseEligibilityView(APIView):
         return Response(s.EligibilityOutput(case_selectors.case_eligibility(case=case)).data)
 
 
+def _limit_upload_size(request: Request) -> None:
+    """Put the size limit first among the upload handlers, before the body is read."""
+    django_request = request._request
+    django_request.upload_handlers = [SizeLimitUploadHandler(django_request), *django_request.upload_handlers]
+
+
 class CaseChecklistView(APIView):
     @extend_schema(
         tags=["documents"],
@@ -543,8 +549,7 @@ class CaseDocumentListView(GenericAPIView[Any]):
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
         case_services.require_document_upload(case=case, actor=user)  # 403/409 before reading the body
-        django_request = request._request
-        django_request.upload_handlers = [SizeLimitUploadHandler(django_request), *django_request.upload_handlers]
+        _limit_upload_size(request)
         data = s.DocumentUploadInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
@@ -640,8 +645,7 @@ class CaseMilestoneListView(GenericAPIView[Any]):
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
         case_services.require_ip_record(case=case, actor=user)
-        django_request = request._request
-        django_request.upload_handlers = [SizeLimitUploadHandler(django_request), *django_request.upload_handlers]
+        _limit_upload_size(request)
         data = s.MilestoneInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
