@@ -67,6 +67,14 @@ def _by_officer(cases: list[Case]) -> dict[User, list[Case]]:
     return grouped
 
 
+def _mail_officers(cases: list[Case], template: str, **context: Any) -> int:
+    """One message per assigned officer listing their `cases`; returns how many went out."""
+    messages = [_officer_message(o, template, c, **context) for o, c in _by_officer(cases).items()]
+    with get_connection() as connection:
+        connection.send_messages(messages)
+    return len(messages)
+
+
 @shared_task(**RETRY)  # type: ignore[untyped-decorator]
 def send_due_reminders() -> int:
     """Each officer hears which of their cases fall due in REMINDER_WORKING_DAYS working days."""
@@ -80,10 +88,7 @@ def send_due_reminders() -> int:
         .select_related("assigned_officer")
         .order_by("reference")
     )
-    messages = [_officer_message(o, "due_reminder", c, due_on=due) for o, c in _by_officer(cases).items()]
-    with get_connection() as connection:
-        connection.send_messages(messages)
-    return len(messages)
+    return _mail_officers(cases, "due_reminder", due_on=due)
 
 
 @shared_task(**RETRY)  # type: ignore[untyped-decorator]
@@ -98,7 +103,4 @@ def send_overdue_digest() -> int:
         .select_related("assigned_officer")
         .order_by("due_on", "reference")
     )
-    messages = [_officer_message(o, "overdue_digest", c, today=today) for o, c in _by_officer(cases).items()]
-    with get_connection() as connection:
-        connection.send_messages(messages)
-    return len(messages)
+    return _mail_officers(cases, "overdue_digest", today=today)

@@ -28,6 +28,7 @@ from accounts.roles import Principal, Role, principal_for
 from cases import notifications
 from cases.exceptions import CaseNotFound, ConcurrentChange, NotAllowed, TransitionNotAllowed
 from cases.models import Case, CaseEvent, CaseState
+from cases.selectors import is_overdue
 
 S = CaseState
 logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def _t(
 
 
 def _overdue(case: Case) -> bool:
-    return case.due_on is not None and case.due_on < timezone.localdate()
+    return is_overdue(case, timezone.localdate())
 
 
 _OPEN = {S.SUBMITTED, S.IN_REVIEW, S.AWAITING_SUPPLEMENT}
