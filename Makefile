@@ -57,7 +57,7 @@ format: install ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 typecheck: install ## mypy (strict, django-stubs, drf-stubs)
-	$(VENV)/bin/mypy accounts applicants cases api common backend
+	$(VENV)/bin/mypy accounts applicants cases partners webhooks api common backend
 
 migrations-check: install ## Fail if models changed without a migration
 	$(PY) manage.py makemigrations --check --dry-run

@@ -29,10 +29,26 @@ GROUP_ROLES = (Role.APPLICANT, Role.OFFICER, Role.MANAGER, Role.PARTNER)
 
 
 @dataclass(frozen=True)
+class PartnerGrant:
+    """What the API key in use lets a partner system do, and whose cases it reaches."""
+
+    partner_id: uuid.UUID
+    key_id: uuid.UUID
+    scopes: frozenset[str]
+    enterprise_ids: frozenset[uuid.UUID] | None  # None: every enterprise (the one-stop portal)
+
+    def reaches(self, enterprise_id: uuid.UUID) -> bool:
+        return self.enterprise_ids is None or enterprise_id in self.enterprise_ids
+
+
+@dataclass(frozen=True)
 class Principal:
     user: User
     roles: frozenset[Role]
     enterprise_ids: frozenset[uuid.UUID]
+    # Set only for a partner system signed in with a key: without one a partner user may
+    # do nothing (a task or a shell acting as it has no scopes).
+    partner: PartnerGrant | None = None
 
     @property
     def is_staff_reviewer(self) -> bool:
@@ -49,6 +65,14 @@ class Principal:
 
     def is_member_of(self, enterprise_id: uuid.UUID) -> bool:
         return enterprise_id in self.enterprise_ids
+
+    def may(self, scope: str) -> bool:
+        """A partner's key carries `scope` (people have no scopes: their roles decide)."""
+        return self.partner is not None and scope in self.partner.scopes
+
+    def reaches(self, enterprise_id: uuid.UUID) -> bool:
+        """A partner may see that enterprise's cases past draft."""
+        return self.partner is not None and self.partner.reaches(enterprise_id)
 
 
 _CACHE_ATTR = "_principal_cache"
@@ -68,6 +92,14 @@ def principal_for(user: User) -> Principal:
     if user.is_superuser:
         roles.add(Role.ADMIN)
     principal = Principal(user=user, roles=frozenset(roles), enterprise_ids=enterprise_ids)
+    setattr(user, _CACHE_ATTR, principal)
+    return principal
+
+
+def grant_partner(user: User, grant: PartnerGrant) -> Principal:
+    """The principal of a partner's request: its user's roles plus what its key allows.
+    A partner user is never a member of an enterprise, whatever its rows say."""
+    principal = Principal(user=user, roles=frozenset({Role.PARTNER}), enterprise_ids=frozenset(), partner=grant)
     setattr(user, _CACHE_ATTR, principal)
     return principal
 

@@ -1,8 +1,8 @@
 """Every error as application/problem+json (RFC 9457), mapped in one place.
 
 Domain errors (common.exceptions and their subclasses) map by family: ValidationFailed
-400, NotAllowed 403, NotFound 404, Conflict 409, TooLarge 413, UnsupportedMedia 415. DRF's
-own errors keep their status.
+400, NotAllowed 403, NotFound 404, Conflict 409, PreconditionFailed 412, TooLarge 413,
+UnsupportedMedia 415. DRF's own errors keep their status.
 Titles and details are translated into the request's language; `type` and `code` never are.
 """
 
@@ -18,7 +18,16 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from common.exceptions import Conflict, DomainError, NotAllowed, NotFound, TooLarge, UnsupportedMedia, ValidationFailed
+from common.exceptions import (
+    Conflict,
+    DomainError,
+    NotAllowed,
+    NotFound,
+    PreconditionFailed,
+    TooLarge,
+    UnsupportedMedia,
+    ValidationFailed,
+)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:ipsupport:problem:"
@@ -36,6 +45,7 @@ def _titles() -> dict[int, str]:
         412: _("Precondition failed"),
         413: _("Request too large"),
         415: _("Unsupported media type"),
+        422: _("Unprocessable content"),
         429: _("Too many requests"),
         500: _("Internal server error"),
         503: _("Service unavailable"),
@@ -67,6 +77,11 @@ def problem(
     return body
 
 
+def etag_for(version: int) -> str:
+    """The strong entity tag of a case or an enterprise at `version`."""
+    return f'"{version}"'
+
+
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     """DRF's nested `get_full_details()` → [{"field", "code", "message"}, ...]."""
     if isinstance(detail, dict) and set(detail) == {"message", "code"}:
@@ -94,6 +109,7 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (NotAllowed, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (PreconditionFailed, 412),
     (TooLarge, 413),
     (UnsupportedMedia, 415),
 )
@@ -109,7 +125,11 @@ def _domain_response(exc: DomainError, path: str) -> Response:
     else:
         detail = str(exc.message)
     body = problem(status, code=exc.code, detail=detail, instance=path, errors=errors, extra=exc.data or None)
-    return Response(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    response = Response(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    current = exc.data.get("current_version") if isinstance(exc, PreconditionFailed) else None
+    if isinstance(current, int):
+        response["ETag"] = etag_for(current)  # what If-Match should have said
+    return response
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

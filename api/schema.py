@@ -18,6 +18,22 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
         }
 
 
+class PartnerKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "api.authentication.PartnerKeyAuthentication"
+    name = "partnerKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": (
+                "A partner system's API key (`ipk_…`), issued by a manager, sent as "
+                "`Authorization: Bearer <key>`. It opens only the endpoints its scopes cover "
+                "(see docs/partners.md)."
+            ),
+        }
+
+
 class ActionAutoSchema(AutoSchema):
     """Per-action summary and operation id for the one view class behind every action."""
 

@@ -120,6 +120,23 @@ class MeEnterpriseOutput(serializers.Serializer[Any]):
     role = serializers.CharField()
 
 
+class MePartnerKeyOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField()
+
+
+class MePartnerOutput(serializers.Serializer[Any]):
+    """For a partner system: which partner, and what the key in use allows."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    access = serializers.CharField()
+    key = MePartnerKeyOutput()
+
+
 class MeOutput(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     username = serializers.CharField()
@@ -129,6 +146,7 @@ class MeOutput(serializers.Serializer[Any]):
     language = serializers.CharField()
     roles = serializers.ListField(child=serializers.CharField())
     enterprises = MeEnterpriseOutput(many=True)
+    partner = MePartnerOutput(allow_null=True, help_text="Set only when a partner system calls with its API key.")
 
 
 class HealthOutput(serializers.Serializer[Any]):
@@ -167,6 +185,7 @@ class EnterpriseOutput(serializers.ModelSerializer[Enterprise]):
             "social_enterprise",
             "created_at",
             "updated_at",
+            "version",
         ]
         read_only_fields = fields
 

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import views
+from api import partners, views, webhooks
 
 app_name = "api"
 
@@ -24,6 +24,36 @@ urlpatterns = [
     path("enterprises/", views.EnterpriseListView.as_view(), name="enterprise-list"),
     path("enterprises/<uuid:pk>/", views.EnterpriseDetailView.as_view(), name="enterprise-detail"),
     path("enterprises/<uuid:pk>/verify/", views.EnterpriseVerifyView.as_view(), name="enterprise-verify"),
+    path("enterprises/<uuid:pk>/partners/", partners.EnterprisePartnerListView.as_view(), name="enterprise-partners"),
+    path(
+        "enterprises/<uuid:pk>/partners/<uuid:partner_id>/",
+        partners.EnterprisePartnerDetailView.as_view(),
+        name="enterprise-partner",
+    ),
+    path("partners/", partners.PartnerListView.as_view(), name="partner-list"),
+    path("partners/<uuid:pk>/", partners.PartnerDetailView.as_view(), name="partner-detail"),
+    path("partners/<uuid:pk>/keys/", partners.PartnerKeyListView.as_view(), name="partner-keys"),
+    path(
+        "partners/<uuid:pk>/keys/<uuid:key_id>/revoke/",
+        partners.PartnerKeyRevokeView.as_view(),
+        name="partner-key-revoke",
+    ),
+    path("partners/<uuid:pk>/events/", partners.PartnerEventListView.as_view(), name="partner-events"),
+    path("webhooks/", webhooks.WebhookListView.as_view(), name="webhook-list"),
+    path("webhooks/<uuid:pk>/", webhooks.WebhookDetailView.as_view(), name="webhook-detail"),
+    path("webhooks/<uuid:pk>/rotate-secret/", webhooks.WebhookRotateSecretView.as_view(), name="webhook-rotate-secret"),
+    path("webhooks/<uuid:pk>/ping/", webhooks.WebhookPingView.as_view(), name="webhook-ping"),
+    path("webhooks/<uuid:pk>/deliveries/", webhooks.WebhookDeliveryListView.as_view(), name="webhook-deliveries"),
+    path(
+        "webhooks/<uuid:pk>/deliveries/<uuid:delivery_id>/",
+        webhooks.WebhookDeliveryDetailView.as_view(),
+        name="webhook-delivery",
+    ),
+    path(
+        "webhooks/<uuid:pk>/deliveries/<uuid:delivery_id>/redeliver/",
+        webhooks.WebhookRedeliverView.as_view(),
+        name="webhook-redeliver",
+    ),
     path("programmes/", views.ProgrammeListView.as_view(), name="programme-list"),
     path("programmes/<slug:code>/", views.ProgrammeDetailView.as_view(), name="programme-detail"),
     path("programmes/<slug:code>/budget/", views.ProgrammeBudgetView.as_view(), name="programme-budget"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,10 +13,11 @@ from django.contrib.auth import authenticate
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import FileResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -29,7 +31,7 @@ from accounts.models import User
 from accounts.roles import principal_for
 from api import pagination
 from api import serializers as s
-from api.exceptions import PROBLEM_CONTENT_TYPE, problem
+from api.exceptions import PROBLEM_CONTENT_TYPE, etag_for, problem
 from api.filters import FilterSetBackend, StrictOrderingFilter
 from api.parsers import SafeJSONParser
 from api.schema import ActionAutoSchema
@@ -43,8 +45,9 @@ from cases import services as case_services
 from cases.exceptions import DocumentNotFound
 from cases.filters import CaseFilter
 from cases.models import CalendarOverride, Case, CaseEvent, Document, Milestone, SupportRuleChange
-from cases.workflow import authorize
+from cases.workflow import authorize, require_version
 from common.exceptions import NotFound, ValidationFailed
+from partners.models import PartnerKey
 
 PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457)")
 logger = logging.getLogger(__name__)
@@ -53,12 +56,114 @@ P401 = {401: PROBLEM}
 P403 = {403: PROBLEM}
 P404 = {404: PROBLEM}
 P409 = {409: PROBLEM}
+P412 = {412: PROBLEM}
+# What the idempotency middleware (api/idempotency.py) may answer to any POST with a key.
+RETRIES = {400: PROBLEM, 409: PROBLEM, 422: PROBLEM}
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    OpenApiParameter.HEADER,
+    description=_(
+        "A new key for each operation (e.g. a UUID). A retry with the same key and body gets the first "
+        "response again (`Idempotent-Replayed: true`) instead of acting twice; the same key with another "
+        "body is 422; while the first request runs, 409. Kept at least 24 hours."
+    ),
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=_(
+        'The `ETag` you read (e.g. `"7"`), or `*`: the change applies only to that version, otherwise 412. '
+        "Send it whenever your change depends on what you read."
+    ),
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=_("The `ETag` of your copy: 304 without a body when it is still the current version."),
+)
+ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201, 304],
+    description=_('The version of the case or enterprise, as a strong entity tag (`"7"`).'),
+)
+LOCATION = OpenApiParameter(
+    "Location",
+    OpenApiTypes.URI,
+    OpenApiParameter.HEADER,
+    response=[201],
+    description=_("The address of what was created."),
+)
+NOT_MODIFIED = {304: OpenApiResponse(description=_("Not modified: your copy (If-None-Match) is current."))}
 
 
 def _user(request: Request) -> User:
     user = request.user
     assert isinstance(user, User)  # guaranteed by IsAuthenticated
     return user
+
+
+# --- Conditional requests ---------------------------------------------------------------
+# A case's and an enterprise's ETag is their version number, which every write bumps. It is
+# already loaded with the object, so sending and checking it costs no query.
+
+_ENTITY_TAG = re.compile(r'[ \t,]*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*(?:,|\Z)')
+NO_VERSION = 0  # versions start at 1: what an If-Match that names no version expects
+
+
+def _entity_tags(value: str) -> list[tuple[bool, str]] | None:
+    """An If-Match/If-None-Match list as (weak, opaque tag) pairs; None when malformed."""
+    tags: list[tuple[bool, str]] = []
+    position = 0
+    while value[position:].strip(" \t,"):
+        match = _ENTITY_TAG.match(value, position)
+        if match is None:
+            return None
+        tags.append((match.group(1) is not None, match.group(2)))
+        position = match.end()
+    return tags
+
+
+def _expected_version(request: Request, current: int) -> int | None:
+    """The version the If-Match header lets a change apply to, for the service to check.
+
+    None without the header or with `*` (the object exists: any version). `current` when
+    one of its tags names it, under strong comparison. Otherwise NO_VERSION, which nothing
+    matches: a stale tag, a weak one (never equal under strong comparison) or a malformed
+    header all make the change fail with 412.
+    """
+    value = request.headers.get("If-Match")
+    if value is None or value.strip() == "*":
+        return None
+    strong = {tag for weak, tag in _entity_tags(value) or [] if not weak}
+    return current if str(current) in strong else NO_VERSION
+
+
+def _not_modified(request: Request, version: int) -> Response | None:
+    """304 when If-None-Match names the current version (weak comparison) or is `*`."""
+    value = request.headers.get("If-None-Match")
+    if value is None:
+        return None
+    if value.strip() != "*" and str(version) not in {tag for _weak, tag in _entity_tags(value) or []}:
+        return None
+    return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag_for(version)})
+
+
+def _versioned(data: dict[str, Any], *, code: int = 200, location: str | None = None) -> Response:
+    """A case or an enterprise as output, with its version as the ETag."""
+    headers = {"ETag": etag_for(data["version"])}
+    if location is not None:
+        headers["Location"] = location
+    return Response(data, status=code, headers=headers)
+
+
+def _location(request: Request, name: str, **kwargs: object) -> str:
+    return request.build_absolute_uri(reverse(f"api:{name}", kwargs=kwargs))
 
 
 # --- Auth and identity ------------------------------------------------------------------
@@ -94,7 +199,13 @@ class TokenCreateView(APIView):
 
 
 class LogoutView(APIView):
-    @extend_schema(tags=["auth"], request=None, responses={204: None, **P401}, summary="Revoke the token in use")
+    @extend_schema(
+        tags=["auth"],
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={204: None, **P401, **RETRIES},
+        summary="Revoke the token in use",
+    )
     def post(self, request: Request) -> Response:
         if isinstance(request.auth, AuthToken):
             request.auth.delete()
@@ -115,7 +226,22 @@ class MeView(APIView):
             "language": user.language,
             "roles": sorted(principal.roles),
             "enterprises": applicant_selectors.memberships_of(user=user),
+            "partner": None,
         }
+        if principal.partner is not None and isinstance(request.auth, PartnerKey):
+            key = request.auth
+            payload["partner"] = {
+                "id": key.partner.pk,
+                "name": key.partner.name,
+                "access": key.partner.access,
+                "key": {
+                    "id": key.pk,
+                    "name": key.name,
+                    "prefix": key.prefix,
+                    "scopes": key.scopes,
+                    "expires_at": key.expires_at,
+                },
+            }
         return Response(s.MeOutput(payload).data)
 
 
@@ -165,43 +291,56 @@ class EnterpriseListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["enterprises"],
         request=s.EnterpriseCreateInput,
-        responses={201: s.EnterpriseOutput, **P400, **P401, **P403},
+        parameters=[IDEMPOTENCY_KEY, ETAG, LOCATION],
+        responses={201: s.EnterpriseOutput, **P400, **P401, **P403, **RETRIES},
         summary="Register an enterprise; the applicant becomes its owner",
     )
     def post(self, request: Request) -> Response:
         data = s.EnterpriseCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         enterprise = applicant_services.enterprise_create(actor=_user(request), data=dict(data.validated_data))
-        return Response(s.EnterpriseOutput(enterprise).data, status=status.HTTP_201_CREATED)
+        return _versioned(
+            s.EnterpriseOutput(enterprise).data,
+            code=status.HTTP_201_CREATED,
+            location=_location(request, "enterprise-detail", pk=enterprise.pk),
+        )
 
 
 class EnterpriseDetailView(APIView):
-    @extend_schema(tags=["enterprises"], responses={200: s.EnterpriseOutput, **P401, **P404})
+    @extend_schema(
+        tags=["enterprises"],
+        parameters=[IF_NONE_MATCH, ETAG],
+        responses={200: s.EnterpriseOutput, **NOT_MODIFIED, **P401, **P404},
+    )
     def get(self, request: Request, pk: str) -> Response:
         enterprise = applicant_selectors.enterprise_get_visible(user=_user(request), enterprise_id=pk)
-        return Response(s.EnterpriseOutput(enterprise).data)
+        return _not_modified(request, enterprise.version) or _versioned(s.EnterpriseOutput(enterprise).data)
 
     @extend_schema(
         tags=["enterprises"],
         request=s.EnterpriseUpdateInput,
-        responses={200: s.EnterpriseOutput, **P400, **P401, **P403, **P404},
+        parameters=[IF_MATCH, ETAG],
+        responses={200: s.EnterpriseOutput, **P400, **P401, **P403, **P404, **P412},
     )
     def patch(self, request: Request, pk: str) -> Response:
         user = _user(request)
         enterprise = applicant_selectors.enterprise_get_visible(user=user, enterprise_id=pk)
+        expected = _expected_version(request, enterprise.version)
+        applicant_services.require_version(enterprise=enterprise, expected_version=expected)  # 412 before 400
         data = s.EnterpriseUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         enterprise = applicant_services.enterprise_update(
-            actor=user, enterprise=enterprise, data=dict(data.validated_data)
+            actor=user, enterprise=enterprise, data=dict(data.validated_data), expected_version=expected
         )
-        return Response(s.EnterpriseOutput(enterprise).data)
+        return _versioned(s.EnterpriseOutput(enterprise).data)
 
 
 class EnterpriseVerifyView(APIView):
     @extend_schema(
         tags=["enterprises"],
         request=s.EnterpriseVerifyInput,
-        responses={200: s.EnterpriseOutput, **P400, **P401, **P403, **P404},
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH, ETAG],
+        responses={200: s.EnterpriseOutput, **P400, **P401, **P403, **P404, **P412, **RETRIES},
         summary="An officer confirms the registration (and startup status) on file",
     )
     def post(self, request: Request, pk: str) -> Response:
@@ -209,10 +348,14 @@ class EnterpriseVerifyView(APIView):
         enterprise = applicant_selectors.enterprise_get_visible(user=user, enterprise_id=pk)
         data = s.EnterpriseVerifyInput(data=request.data)
         data.is_valid(raise_exception=True)
+        # the service checks the role (403) before the version (412), under the row lock
         enterprise = applicant_services.enterprise_verify(
-            actor=user, enterprise=enterprise, startup=data.validated_data["startup"]
+            actor=user,
+            enterprise=enterprise,
+            startup=data.validated_data["startup"],
+            expected_version=_expected_version(request, enterprise.version),
         )
-        return Response(s.EnterpriseOutput(enterprise).data)
+        return _versioned(s.EnterpriseOutput(enterprise).data)
 
 
 # --- Programmes -----------------------------------------------------------------------------
@@ -233,7 +376,8 @@ class ProgrammeListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["programmes"],
         request=s.ProgrammeCreateInput,
-        responses={201: s.ProgrammeOutput, **P400, **P401, **P403},
+        parameters=[IDEMPOTENCY_KEY, LOCATION],
+        responses={201: s.ProgrammeOutput, **P400, **P401, **P403, **RETRIES},
         summary="Create a programme with its rules (managers)",
     )
     def post(self, request: Request) -> Response:
@@ -246,6 +390,7 @@ class ProgrammeListView(GenericAPIView[Any]):
         return Response(
             s.ProgrammeOutput(case_selectors.programme_get(code=programme.code)).data,
             status=status.HTTP_201_CREATED,
+            headers={"Location": _location(request, "programme-detail", code=programme.code)},
         )
 
 
@@ -339,7 +484,8 @@ class CalendarOverrideListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["calendar"],
         request=s.CalendarOverrideInput,
-        responses={200: s.CalendarOverrideOutput, **P400, **P401, **P403},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: s.CalendarOverrideOutput, **P400, **P401, **P403, **RETRIES},
         summary="Make a date a working day or a day off (managers); effective at once",
     )
     def post(self, request: Request) -> Response:
@@ -408,7 +554,8 @@ class CaseListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["cases"],
         request=s.CaseCreateInput,
-        responses={201: s.CaseDetailOutput, **P400, **P401, **P403},
+        parameters=[IDEMPOTENCY_KEY, ETAG, LOCATION],
+        responses={201: s.CaseDetailOutput, **P400, **P401, **P403, **RETRIES},
         summary="Open a draft application",
     )
     def post(self, request: Request) -> Response:
@@ -424,7 +571,11 @@ class CaseListView(GenericAPIView[Any]):
             ) from None
         programme = _programme_or_field_error(fields.pop("programme"))
         case = case_services.case_create(actor=user, enterprise=enterprise, programme=programme, **fields)
-        return Response(_detail(request, case.pk), status=status.HTTP_201_CREATED)
+        return _versioned(
+            _detail(request, case.pk),
+            code=status.HTTP_201_CREATED,
+            location=_location(request, "case-detail", pk=case.pk),
+        )
 
 
 def _detail(request: Request, case_id: object) -> dict[str, Any]:
@@ -433,34 +584,58 @@ def _detail(request: Request, case_id: object) -> dict[str, Any]:
     return s.CaseDetailOutput(detail, context={"request": request}).data
 
 
+def _checked_version(request: Request, case: Case) -> int | None:
+    """If-Match as the version the service must find; 412 at once if it is not this one
+    (before the body is read). The service checks it again under the guarded update."""
+    expected = _expected_version(request, case.version)
+    require_version(case, expected)
+    return expected
+
+
 class CaseDetailView(APIView):
-    @extend_schema(tags=["cases"], responses={200: s.CaseDetailOutput, **P401, **P404})
+    @extend_schema(
+        tags=["cases"],
+        parameters=[IF_NONE_MATCH, ETAG],
+        responses={200: s.CaseDetailOutput, **NOT_MODIFIED, **P401, **P404},
+    )
     def get(self, request: Request, pk: str) -> Response:
-        return Response(_detail(request, pk))
+        detail = case_selectors.case_detail_visible(user=_user(request), case_id=pk)
+        return _not_modified(request, detail.case.version) or _versioned(
+            s.CaseDetailOutput(detail, context={"request": request}).data
+        )
 
     @extend_schema(
         tags=["cases"],
         request=s.CaseUpdateInput,
-        responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409},
+        parameters=[IF_MATCH, ETAG],
+        responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409, **P412},
         summary="Edit a draft",
     )
     def patch(self, request: Request, pk: str) -> Response:
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
-        case_services.require_editable_draft(case=case, actor=user)  # 403/409 before 400
+        case_services.require_editable_draft(case=case, actor=user)  # 403/409 before 412 before 400
+        expected = _checked_version(request, case)
         data = s.CaseUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         if "programme" in fields:
             fields["programme"] = _programme_or_field_error(fields["programme"])
-        case_services.case_update(actor=user, case=case, data=fields)
-        return Response(_detail(request, case.pk))
+        case_services.case_update(actor=user, case=case, data=fields, expected_version=expected)
+        return _versioned(_detail(request, case.pk))
 
-    @extend_schema(tags=["cases"], responses={204: None, **P401, **P403, **P404, **P409}, summary="Delete a draft")
+    @extend_schema(
+        tags=["cases"],
+        parameters=[IF_MATCH],
+        responses={204: None, **P401, **P403, **P404, **P409, **P412},
+        summary="Delete a draft",
+    )
     def delete(self, request: Request, pk: str) -> Response:
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
-        case_services.case_delete(actor=user, case=case)
+        case_services.require_editable_draft(case=case, actor=user)  # 403/409 before 412
+        expected = _checked_version(request, case)
+        case_services.case_delete(actor=user, case=case, expected_version=expected)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -485,17 +660,19 @@ class CaseCostLinesView(APIView):
     @extend_schema(
         tags=["cases"],
         request=s.CaseCostLinesInput,
-        responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409},
+        parameters=[IF_MATCH, ETAG],
+        responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409, **P412},
         summary="Replace the cost lines (members; draft or awaiting a supplement)",
     )
     def put(self, request: Request, pk: str) -> Response:
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
-        case_services.require_cost_lines_editable(case=case, actor=user)  # 403/409 before 400
+        case_services.require_cost_lines_editable(case=case, actor=user)  # 403/409 before 412 before 400
+        expected = _checked_version(request, case)
         data = s.CaseCostLinesInput(data=request.data)
         data.is_valid(raise_exception=True)
-        case_services.case_cost_lines_replace(case=case, actor=user, **data.validated_data)
-        return Response(_detail(request, case.pk))
+        case_services.case_cost_lines_replace(case=case, actor=user, expected_version=expected, **data.validated_data)
+        return _versioned(_detail(request, case.pk))
 
 
 class CaseEligibilityView(APIView):
@@ -542,13 +719,26 @@ class CaseDocumentListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["documents"],
         request={"multipart/form-data": s.DocumentUploadInput},
-        responses={201: s.DocumentOutput, **P400, **P401, **P403, **P404, **P409, 413: PROBLEM, 415: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH, LOCATION],
+        responses={
+            201: s.DocumentOutput,
+            **P400,
+            **P401,
+            **P403,
+            **P404,
+            **P409,
+            **P412,
+            413: PROBLEM,
+            415: PROBLEM,
+            **RETRIES,
+        },
         summary="Upload a document, or a new version of one (members; draft or awaiting a supplement)",
     )
     def post(self, request: Request, pk: str) -> Response:
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
         case_services.require_document_upload(case=case, actor=user)  # 403/409 before reading the body
+        expected = _checked_version(request, case)  # and 412
         _limit_upload_size(request)
         data = s.DocumentUploadInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -563,10 +753,14 @@ class CaseDocumentListView(GenericAPIView[Any]):
                 ) from None
         upload = fields.pop("file")
         document = case_services.document_upload(
-            case=case, actor=user, file=upload, name=upload.name, replaces=replaces, **fields
+            case=case, actor=user, file=upload, name=upload.name, replaces=replaces, expected_version=expected, **fields
         )
         shown = case_selectors.document_get_visible(user=user, case_id=case.pk, document_id=document.pk)
-        return Response(s.DocumentOutput(shown).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.DocumentOutput(shown).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": _location(request, "case-document", pk=case.pk, document_id=document.pk)},
+        )
 
 
 class CaseDocumentDetailView(APIView):
@@ -610,16 +804,18 @@ class CaseFilingView(APIView):
     @extend_schema(
         tags=["ip office"],
         request=s.FilingInput,
-        responses={200: s.FilingOutput, **P400, **P401, **P403, **P404, **P409},
+        parameters=[IF_MATCH],
+        responses={200: s.FilingOutput, **P400, **P401, **P403, **P404, **P409, **P412},
         summary="Record or correct where and when the application was filed",
     )
     def put(self, request: Request, pk: str) -> Response:
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
         case_services.require_ip_record(case=case, actor=user)
+        expected = _checked_version(request, case)
         data = s.FilingInput(data=request.data)
         data.is_valid(raise_exception=True)
-        filing = case_services.filing_set(case=case, actor=user, **data.validated_data)
+        filing = case_services.filing_set(case=case, actor=user, expected_version=expected, **data.validated_data)
         return Response(s.FilingOutput(filing).data)
 
 
@@ -638,20 +834,33 @@ class CaseMilestoneListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["ip office"],
         request={"multipart/form-data": s.MilestoneInput},
-        responses={201: s.MilestoneOutput, **P400, **P401, **P403, **P404, **P409, 413: PROBLEM, 415: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH],
+        responses={
+            201: s.MilestoneOutput,
+            **P400,
+            **P401,
+            **P403,
+            **P404,
+            **P409,
+            **P412,
+            413: PROBLEM,
+            415: PROBLEM,
+            **RETRIES,
+        },
         summary="Record a step at the IP office, with its evidence document",
     )
     def post(self, request: Request, pk: str) -> Response:
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
         case_services.require_ip_record(case=case, actor=user)
+        expected = _checked_version(request, case)
         _limit_upload_size(request)
         data = s.MilestoneInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         evidence = fields.pop("evidence")
         milestone = case_services.milestone_add(
-            case=case, actor=user, evidence=evidence, evidence_name=evidence.name, **fields
+            case=case, actor=user, evidence=evidence, evidence_name=evidence.name, expected_version=expected, **fields
         )
         return Response(s.MilestoneOutput(milestone).data, status=status.HTTP_201_CREATED)
 
@@ -662,7 +871,8 @@ class CaseClaimAllowanceView(APIView):
     @extend_schema(
         tags=["ip office"],
         request=s.ClaimAllowanceInput,
-        responses={201: s.ClaimAllowanceOutput, **P400, **P401, **P403, **P404},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: s.ClaimAllowanceOutput, **P400, **P401, **P403, **P404, **RETRIES},
         summary="Allow this case to claim a number another case claims (managers, with a reason)",
     )
     def post(self, request: Request, pk: str) -> Response:
@@ -721,15 +931,20 @@ class CaseActionView(GenericAPIView[Any]):
         assert self.endpoint is not None
         return self.endpoint.input
 
-    @extend_schema(tags=["case actions"], responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409})
+    @extend_schema(
+        tags=["case actions"],
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH, ETAG],
+        responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409, **P412, **RETRIES},
+    )
     def post(self, request: Request, pk: str) -> Response:
         assert self.endpoint is not None
         user = _user(request)
         case = case_selectors.case_get_visible(user=user, case_id=pk)
-        # Role and state first (403/409), so a caller who may not act learns that, not
-        # which body the action would have wanted.
+        # Role and state first (403/409), then the version (412), so a caller who may not
+        # act learns that, not which body the action would have wanted.
         authorize(case, self.endpoint.action, user)
+        expected = _checked_version(request, case)
         data = self.endpoint.input(data=request.data)
         data.is_valid(raise_exception=True)
-        case = self.endpoint.service(case=case, actor=user, **data.validated_data)
-        return Response(_detail(request, case.pk))
+        case = self.endpoint.service(case=case, actor=user, expected_version=expected, **data.validated_data)
+        return _versioned(_detail(request, case.pk))

@@ -17,7 +17,7 @@ from applicants import divisions
 from applicants.models import Enterprise, LegalForm, Membership, MembershipRole
 from applicants.sizing import size_class_for
 from applicants.startup import young_enough
-from common.exceptions import FieldError, NotAllowed, ValidationFailed
+from common.exceptions import FieldError, NotAllowed, PreconditionFailed, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,24 @@ def _tax_code_errors(enterprise: Enterprise) -> list[FieldError]:
     return []
 
 
+def require_version(*, enterprise: Enterprise, expected_version: int | None) -> None:
+    """Raise PreconditionFailed unless the caller's copy (`expected_version`, from
+    If-Match; None: no condition) is the version of `enterprise` as read. Views call it
+    before reading the body; the services check again under the row lock."""
+    if expected_version is not None and enterprise.version != expected_version:
+        raise PreconditionFailed(
+            _("The enterprise has changed since you read it. Read it again, then retry your change."),
+            current_version=enterprise.version,
+        )
+
+
+def _lock(enterprise: Enterprise, expected_version: int | None) -> Enterprise:
+    """The enterprise's row, locked until commit, at the version the caller expects."""
+    locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+    require_version(enterprise=locked, expected_version=expected_version)
+    return locked
+
+
 @transaction.atomic
 def enterprise_create(*, actor: User, data: dict[str, Any]) -> Enterprise:
     """Register an enterprise; the applicant who registers it becomes its owner.
@@ -148,10 +166,15 @@ def enterprise_create(*, actor: User, data: dict[str, Any]) -> Enterprise:
 
 
 @transaction.atomic
-def enterprise_update(*, actor: User, enterprise: Enterprise, data: dict[str, Any]) -> Enterprise:
-    """Change an enterprise's declared facts (members, officers and managers).
+def enterprise_update(
+    *, actor: User, enterprise: Enterprise, data: dict[str, Any], expected_version: int | None = None
+) -> Enterprise:
+    """Change an enterprise's declared facts (members, officers and managers); bumps its
+    version.
 
     A change of tax code clears `verified_at`, since the verification was of the old one.
+    Raises NotAllowed, ValidationFailed, PreconditionFailed when `expected_version` is given
+    and is not the version under the row lock.
     """
     principal = principal_for(actor)
     if not (principal.is_member_of(enterprise.pk) or principal.is_staff_reviewer):
@@ -159,7 +182,7 @@ def enterprise_update(*, actor: User, enterprise: Enterprise, data: dict[str, An
     unknown = set(data) - EDITABLE_FIELDS
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
-    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+    enterprise = _lock(enterprise, expected_version)
     old_tax_code = enterprise.tax_code
     old_startup, old_founded_on = enterprise.is_startup, enterprise.founded_on
     for field, value in data.items():
@@ -175,22 +198,27 @@ def enterprise_update(*, actor: User, enterprise: Enterprise, data: dict[str, An
         # the officer confirmed the old facts, not these
         enterprise.startup_verified_at = None
         enterprise.startup_verified_by = None
+    enterprise.version += 1  # under the row lock
     _save_unique(enterprise)
     return enterprise
 
 
 @transaction.atomic
-def enterprise_verify(*, actor: User, enterprise: Enterprise, startup: bool = False) -> Enterprise:
-    """An officer confirms the registration (and, if asked, the startup status) on file.
+def enterprise_verify(
+    *, actor: User, enterprise: Enterprise, startup: bool = False, expected_version: int | None = None
+) -> Enterprise:
+    """An officer confirms the registration (and, if asked, the startup status) on file;
+    bumps the enterprise's version.
 
     An innovative startup (Law on SME Support 2017 Art. 17) is at most five years old,
     counted in local dates. Raises NotAllowed for anyone but officers, ValidationFailed
-    when the startup status cannot be confirmed.
+    when the startup status cannot be confirmed, PreconditionFailed when `expected_version`
+    is given and is not the version under the row lock.
     """
     principal = principal_for(actor)
     if not principal.has(Role.OFFICER):
         raise NotAllowed(_("Only officers can verify an enterprise."))
-    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+    enterprise = _lock(enterprise, expected_version)
     now = timezone.now()
     enterprise.verified_at, enterprise.verified_by = now, actor
     if startup:
@@ -205,6 +233,7 @@ def enterprise_verify(*, actor: User, enterprise: Enterprise, startup: bool = Fa
                 _("An innovative startup must have been founded within the last five years."),
             )
         enterprise.startup_verified_at, enterprise.startup_verified_by = now, actor
+    enterprise.version += 1  # under the row lock
     enterprise.save()
     return enterprise
 

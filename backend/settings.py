@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "accounts",
     "applicants",
     "cases",
+    "partners",
+    "webhooks",
     "api",
 ]
 
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: a replayed response still gets every header the middleware above adds.
+    "api.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"
@@ -201,6 +205,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_BEAT_SCHEDULE = {
     "due-reminders": {"task": "cases.tasks.send_due_reminders", "schedule": crontab(hour=7, minute=0)},
     "overdue-digest": {"task": "cases.tasks.send_overdue_digest", "schedule": crontab(hour=7, minute=5)},
+    "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": crontab(minute=17)},
 }
 # Officers are reminded this many working days before a case's appointment date.
 REMINDER_WORKING_DAYS = env.int("REMINDER_WORKING_DAYS", default=2)
@@ -211,8 +216,16 @@ if DEBUG:
     _RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A partner's API key and a person's token both come as `Authorization: Bearer`; the
+    # partner class answers only for keys that start with `ipk_`.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.PartnerKeyAuthentication",
+        "api.authentication.BearerTokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "api.permissions.PartnerScopes",
+    ],
     "DEFAULT_RENDERER_CLASSES": _RENDERERS,
     "DEFAULT_PARSER_CLASSES": [
         "api.parsers.SafeJSONParser",
@@ -242,6 +255,63 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
 }
 
+# Safe retries (docs/api.md): a POST's response is kept for its Idempotency-Key this many
+# hours (the documented promise is at least 24), and a request still holding its key after
+# IDEMPOTENCY_LOCK_SECONDS is taken to have died, so a retry may take the key over.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=300)
+if IDEMPOTENCY_KEY_TTL_HOURS < 24 or IDEMPOTENCY_LOCK_SECONDS < 1:
+    raise ImproperlyConfigured("IDEMPOTENCY_KEY_TTL_HOURS must be at least 24, IDEMPOTENCY_LOCK_SECONDS at least 1.")
+
+# Partner systems' API keys: a key lives a year unless its manager says otherwise, at most two.
+PARTNER_KEY_DEFAULT_DAYS = env.int("PARTNER_KEY_DEFAULT_DAYS", default=365)
+PARTNER_KEY_MAX_DAYS = env.int("PARTNER_KEY_MAX_DAYS", default=730)
+
+# --- Webhooks (webhooks/relay.py tells the whole story) -----------------------------------
+# Sent by the Celery workers, never from a web request; without a broker, by
+# `manage.py deliver_webhooks` (cron, or --loop).
+# Outbound URLs: https only unless WEBHOOKS_ALLOW_HTTP (on by default only with DEBUG); never
+# to loopback, private or link-local addresses unless WEBHOOKS_ALLOW_PRIVATE_NETWORKS (for a
+# receiver on the province's own network), checked when saved and on every connection.
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=DEBUG)
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=False)
+# One attempt, connection to last byte read.
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10)
+# A worker's hold on a subscription, renewed before each delivery: it must outlast one
+# attempt, and is how long the deliveries of a worker that died wait for another one.
+WEBHOOKS_LEASE_SECONDS = env.float("WEBHOOKS_LEASE_SECONDS", default=60)
+if WEBHOOKS_LEASE_SECONDS < 2 * WEBHOOKS_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOKS_LEASE_SECONDS must be at least twice WEBHOOKS_TIMEOUT_SECONDS.")
+# Retries: base × 3^(n−1), at most the max, ±20%; the defaults spread 11 attempts over about
+# three days. A Retry-After is honoured up to its own cap.
+WEBHOOKS_BACKOFF_BASE_SECONDS = env.float("WEBHOOKS_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOKS_BACKOFF_MAX_SECONDS = env.float("WEBHOOKS_BACKOFF_MAX_SECONDS", default=24 * 3600)
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=11)
+WEBHOOKS_RETRY_AFTER_MAX_SECONDS = env.float("WEBHOOKS_RETRY_AFTER_MAX_SECONDS", default=24 * 3600)
+# Failed attempts in a row (any message) that disable a subscription; a 410 Gone does at once.
+WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=WEBHOOKS_MAX_ATTEMPTS + 1)
+if min(WEBHOOKS_MAX_ATTEMPTS, WEBHOOKS_DISABLE_AFTER_FAILURES) < 1 or WEBHOOKS_BACKOFF_BASE_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "WEBHOOKS_MAX_ATTEMPTS and WEBHOOKS_DISABLE_AFTER_FAILURES must be at least 1, and"
+        " WEBHOOKS_BACKOFF_BASE_SECONDS not negative."
+    )
+# How often the beat's sweep queues due retries and the work of workers that died.
+WEBHOOKS_SWEEP_SECONDS = env.float("WEBHOOKS_SWEEP_SECONDS", default=30)
+# A Celery queue of their own for the relay's tasks (a worker must consume it); empty: the default.
+WEBHOOKS_QUEUE = env.str("WEBHOOKS_QUEUE", default="")
+# Partners' signing secrets are stored encrypted (Fernet) with a key derived from this value.
+# Comma-separated values: the first encrypts, every one decrypts (to change keys in turn).
+# Unset, the key is derived from SECRET_KEY (SHA-256): set this explicitly before ever
+# rotating SECRET_KEY, or the stored secrets can no longer be read and every subscription
+# needs a new secret.
+WEBHOOKS_ENCRYPTION_KEY = env.list("WEBHOOKS_ENCRYPTION_KEY", default=[])
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
+    "task": "webhooks.tasks.sweep",
+    "schedule": WEBHOOKS_SWEEP_SECONDS,
+    # A sweep that waited longer than the next one is useless: drop it.
+    "options": {"expires": WEBHOOKS_SWEEP_SECONDS, **({"queue": WEBHOOKS_QUEUE} if WEBHOOKS_QUEUE else {})},
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "IP Support Case Manager API",
     "DESCRIPTION": (
@@ -265,6 +335,8 @@ SPECTACULAR_SETTINGS = {
         "RuleChangeKindEnum": "cases.models.RuleChangeKind",
         "MilestoneKindEnum": "cases.models.MilestoneKind",
         "ClaimKindEnum": "cases.models.ClaimKind",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+        "WebhookEventTypeEnum": "webhooks.models.EventType",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }

@@ -80,6 +80,12 @@ def case_list_visible_to(*, user: User) -> QuerySet[Case]:
     mine = Q(enterprise_id__in=principal.enterprise_ids)
     if principal.sees_all:
         return queryset.filter(mine | ~Q(state=CaseState.DRAFT))
+    if principal.partner is not None:
+        # A partner system: past draft, and only the enterprises that authorised it
+        # unless it serves them all (the one-stop portal).
+        reach = principal.partner.enterprise_ids
+        past_draft = queryset.exclude(state=CaseState.DRAFT)
+        return past_draft if reach is None else past_draft.filter(enterprise_id__in=reach)
     return queryset.filter(mine)
 
 

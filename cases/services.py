@@ -75,8 +75,17 @@ from cases.models import (
     queue_key_for,
 )
 from cases.selectors import programme_budget
-from cases.workflow import Effect, apply_transition, authorize, guarded_update, is_visible, record_event
+from cases.workflow import (
+    Effect,
+    apply_transition,
+    authorize,
+    guarded_update,
+    is_visible,
+    record_event,
+    require_version,
+)
 from common.formats import vnd
+from partners.models import Scope
 
 logger = logging.getLogger(__name__)
 
@@ -524,15 +533,18 @@ def require_cost_lines_editable(*, case: Case, actor: User) -> None:
 
 
 @transaction.atomic
-def case_cost_lines_replace(*, case: Case, actor: User, cost_lines: list[dict[str, Any]]) -> Case:
+def case_cost_lines_replace(
+    *, case: Case, actor: User, cost_lines: list[dict[str, Any]], expected_version: int | None = None
+) -> Case:
     """Replace the case's cost lines (see `require_cost_lines_editable` for who and when).
 
     Records a `cost_lines` event holding the new set, so every earlier set stays in the
-    trail. Raises NotAllowed, InvalidState, ValidationFailed, ConcurrentChange.
+    trail. Raises NotAllowed, InvalidState, ValidationFailed, ConcurrentChange,
+    PreconditionFailed (a stale `expected_version`, as every service taking one).
     """
     require_cost_lines_editable(case=case, actor=actor)
     rows = _clean_cost_lines(case, cost_lines)
-    guarded_update(case, changes={})
+    guarded_update(case, changes={}, expected_version=expected_version)
     CostLine.objects.filter(case=case).delete()
     CostLine.objects.bulk_create(rows)
     _record_aside(
@@ -553,9 +565,11 @@ def require_editable_draft(*, case: Case, actor: User) -> None:
 
 
 @transaction.atomic
-def case_update(*, actor: User, case: Case, data: dict[str, Any]) -> Case:
-    """Edit a draft. Records one `update` event with the fields that changed."""
+def case_update(*, actor: User, case: Case, data: dict[str, Any], expected_version: int | None = None) -> Case:
+    """Edit a draft. Records one `update` event with the fields that changed. With
+    `expected_version` (If-Match), only that version is changed (PreconditionFailed)."""
     require_editable_draft(case=case, actor=actor)
+    require_version(case, expected_version)  # also when nothing changes
     unknown = set(data) - DRAFT_FIELDS
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
@@ -570,7 +584,7 @@ def case_update(*, actor: User, case: Case, data: dict[str, Any]) -> Case:
         _clean_cost_lines(
             case, [{name: getattr(line, name) for name in COST_LINE_FIELDS} for line in case.cost_lines.all()]
         )
-    guarded_update(case, changes=changed)
+    guarded_update(case, changes=changed, expected_version=expected_version)
     record_event(
         case=case,
         action="update",
@@ -583,11 +597,11 @@ def case_update(*, actor: User, case: Case, data: dict[str, Any]) -> Case:
 
 
 @transaction.atomic
-def case_delete(*, actor: User, case: Case) -> None:
+def case_delete(*, actor: User, case: Case, expected_version: int | None = None) -> None:
     """Delete a draft: it disappears from every list, its trail stays."""
     require_editable_draft(case=case, actor=actor)
     now = timezone.now()
-    guarded_update(case, changes={"deleted_at": now})
+    guarded_update(case, changes={"deleted_at": now}, expected_version=expected_version)
     record_event(case=case, action="delete", actor=actor, from_state=CaseState.DRAFT, to_state=CaseState.DRAFT)
 
 
@@ -650,7 +664,7 @@ def _require_documents(case: Case, *stages: str) -> None:
 
 
 @transaction.atomic
-def case_submit(*, case: Case, actor: User, comment: str = "") -> Case:
+def case_submit(*, case: Case, actor: User, comment: str = "", expected_version: int | None = None) -> Case:
     """Submit a draft (members). Assigns the receipt code and the queue position.
 
     The enterprise's row is locked while eligibility is checked, so two drafts submitted
@@ -693,11 +707,11 @@ def case_submit(*, case: Case, actor: User, comment: str = "") -> Case:
         comment=comment,
         data={"reference": reference, "priority": priority},
     )
-    return apply_transition(case=case, action="submit", actor=actor, effect=effect)
+    return apply_transition(case=case, action="submit", actor=actor, effect=effect, expected_version=expected_version)
 
 
 @transaction.atomic
-def case_receive(*, case: Case, actor: User, comment: str = "") -> Case:
+def case_receive(*, case: Case, actor: User, comment: str = "", expected_version: int | None = None) -> Case:
     """An officer takes the dossier in; they become its officer if it has none. The case
     gets its appointment date (the rule's processing time in working days from today) and
     the receipt slip, stored among its documents."""
@@ -711,7 +725,11 @@ def case_receive(*, case: Case, actor: User, comment: str = "") -> Case:
         changes["assigned_officer"] = actor
         data["assigned_officer"] = str(actor.pk)
     apply_transition(
-        case=case, action="receive", actor=actor, effect=Effect(changes=changes, comment=comment, data=data)
+        case=case,
+        action="receive",
+        actor=actor,
+        effect=Effect(changes=changes, comment=comment, data=data),
+        expected_version=expected_version,
     )
     documents = Document.objects.filter(case=case, replaced_by__isnull=True).order_by("uploaded_at")
     slip = slips.receipt_slip(case=case, documents=documents, received_on=timezone.localdate(now), due_on=due_on)
@@ -736,6 +754,7 @@ def case_request_supplement(
     comment: str = "",
     document_kinds: list[str] | None = None,
     reason: str = "",
+    expected_version: int | None = None,
 ) -> Case:
     """Ask for everything missing in one request (one-stop rules). `items` must be non-empty;
     `document_kinds` (and any item that is a document kind) ask for documents the
@@ -768,11 +787,13 @@ def case_request_supplement(
         comment=comment,
         data=data,
     )
-    return apply_transition(case=case, action="request-supplement", actor=actor, effect=effect)
+    return apply_transition(
+        case=case, action="request-supplement", actor=actor, effect=effect, expected_version=expected_version
+    )
 
 
 @transaction.atomic
-def case_resubmit(*, case: Case, actor: User, comment: str = "") -> Case:
+def case_resubmit(*, case: Case, actor: User, comment: str = "", expected_version: int | None = None) -> Case:
     """Send the supplemented dossier back to review (members).
 
     The costs may have changed during the supplement: a dossier left without any cost
@@ -798,11 +819,19 @@ def case_resubmit(*, case: Case, actor: User, comment: str = "") -> Case:
         )
         data.update(paused_working_days=stopped, due_on=due_on.isoformat())
     effect = Effect(changes=changes, comment=comment, data=data)
-    return apply_transition(case=case, action="resubmit", actor=actor, effect=effect)
+    return apply_transition(case=case, action="resubmit", actor=actor, effect=effect, expected_version=expected_version)
 
 
 @transaction.atomic
-def case_recommend(*, case: Case, actor: User, outcome: str, comment: str, amount: int | None = None) -> Case:
+def case_recommend(
+    *,
+    case: Case,
+    actor: User,
+    outcome: str,
+    comment: str,
+    amount: int | None = None,
+    expected_version: int | None = None,
+) -> Case:
     """The assigned officer proposes approve (with an amount) or reject, with reasons."""
     authorize(case, "recommend", actor)
     comment = _require_comment(comment)
@@ -820,11 +849,15 @@ def case_recommend(*, case: Case, actor: User, outcome: str, comment: str, amoun
         comment=comment,
         data=data,
     )
-    return apply_transition(case=case, action="recommend", actor=actor, effect=effect)
+    return apply_transition(
+        case=case, action="recommend", actor=actor, effect=effect, expected_version=expected_version
+    )
 
 
 @transaction.atomic
-def case_approve(*, case: Case, actor: User, amount: int | None = None, comment: str = "") -> Case:
+def case_approve(
+    *, case: Case, actor: User, amount: int | None = None, comment: str = "", expected_version: int | None = None
+) -> Case:
     """A manager other than the recommender approves, committing budget and recording
     the rule's values and the amount's breakdown on the case (`decided_rule`).
 
@@ -857,20 +890,20 @@ def case_approve(*, case: Case, actor: User, amount: int | None = None, comment:
         comment=comment,
         data={"amount": amount, "available_before": available, "rule": decided_rule},
     )
-    apply_transition(case=case, action="approve", actor=actor, effect=effect)
+    apply_transition(case=case, action="approve", actor=actor, effect=effect, expected_version=expected_version)
     _record_budget(case=case, kind=LedgerKind.COMMIT, amount=amount, actor=actor)
     return case
 
 
 @transaction.atomic
-def case_reject(*, case: Case, actor: User, comment: str) -> Case:
+def case_reject(*, case: Case, actor: User, comment: str, expected_version: int | None = None) -> Case:
     authorize(case, "reject", actor)
     effect = Effect(changes={"decided_at": timezone.now()}, comment=_require_comment(comment))
-    return apply_transition(case=case, action="reject", actor=actor, effect=effect)
+    return apply_transition(case=case, action="reject", actor=actor, effect=effect, expected_version=expected_version)
 
 
 @transaction.atomic
-def case_return(*, case: Case, actor: User, comment: str) -> Case:
+def case_return(*, case: Case, actor: User, comment: str, expected_version: int | None = None) -> Case:
     """A manager sends the recommendation back; the officer recommends again."""
     authorize(case, "return", actor)
     effect = Effect(
@@ -878,22 +911,35 @@ def case_return(*, case: Case, actor: User, comment: str) -> Case:
         comment=_require_comment(comment),
         data={"recommendation": case.recommendation, "recommended_amount": case.recommended_amount},
     )
-    return apply_transition(case=case, action="return", actor=actor, effect=effect)
+    return apply_transition(case=case, action="return", actor=actor, effect=effect, expected_version=expected_version)
 
 
 @transaction.atomic
-def case_withdraw(*, case: Case, actor: User, comment: str = "") -> Case:
+def case_withdraw(*, case: Case, actor: User, comment: str = "", expected_version: int | None = None) -> Case:
     """The applicant withdraws an open case; a running clock stops for good."""
     authorize(case, "withdraw", actor)
     changes: dict[str, Any] = {}
     if case.due_on is not None and case.clock_stopped_on is None:
         changes["clock_stopped_on"] = timezone.localdate()
-    return apply_transition(case=case, action="withdraw", actor=actor, effect=Effect(changes=changes, comment=comment))
+    return apply_transition(
+        case=case,
+        action="withdraw",
+        actor=actor,
+        effect=Effect(changes=changes, comment=comment),
+        expected_version=expected_version,
+    )
 
 
 @transaction.atomic
 def case_disburse(
-    *, case: Case, actor: User, amount: int, paid_on: dt.date, payment_reference: str, comment: str = ""
+    *,
+    case: Case,
+    actor: User,
+    amount: int,
+    paid_on: dt.date,
+    payment_reference: str,
+    comment: str = "",
+    expected_version: int | None = None,
 ) -> Case:
     """Record the payment. A smaller amount than approved releases the rest of the budget.
     Raises DocumentsMissing (409) while the rule's documents before payment are missing."""
@@ -926,24 +972,26 @@ def case_disburse(
         comment=comment,
         data={"amount": amount, "paid_on": paid_on.isoformat(), "payment_reference": payment_reference.strip()},
     )
-    apply_transition(case=case, action="disburse", actor=actor, effect=effect)
+    apply_transition(case=case, action="disburse", actor=actor, effect=effect, expected_version=expected_version)
     _record_budget(case=case, kind=LedgerKind.SPEND, amount=amount, actor=actor)
     _record_budget(case=case, kind=LedgerKind.RELEASE, amount=(case.approved_amount or 0) - amount, actor=actor)
     return case
 
 
 @transaction.atomic
-def case_cancel(*, case: Case, actor: User, comment: str) -> Case:
+def case_cancel(*, case: Case, actor: User, comment: str, expected_version: int | None = None) -> Case:
     """A manager cancels an approved case; its amount returns to the budget."""
     authorize(case, "cancel", actor)
     effect = Effect(comment=_require_comment(comment), data={"released": case.approved_amount})
-    apply_transition(case=case, action="cancel", actor=actor, effect=effect)
+    apply_transition(case=case, action="cancel", actor=actor, effect=effect, expected_version=expected_version)
     _record_budget(case=case, kind=LedgerKind.RELEASE, amount=case.approved_amount or 0, actor=actor)
     return case
 
 
 @transaction.atomic
-def case_reschedule(*, case: Case, actor: User, due_on: dt.date, reason: str, comment: str = "") -> Case:
+def case_reschedule(
+    *, case: Case, actor: User, due_on: dt.date, reason: str, comment: str = "", expected_version: int | None = None
+) -> Case:
     """The assigned officer apologises for an overdue case and gives a new appointment date
     (a working day after today): an event, an apology slip among the case's documents, and
     one more reschedule in the statistics. Raises NotAllowed, TransitionNotAllowed (409,
@@ -968,7 +1016,7 @@ def case_reschedule(*, case: Case, actor: User, due_on: dt.date, reason: str, co
         comment=comment or reason.strip(),
         data={"previous_due_on": previous.isoformat(), "due_on": due_on.isoformat(), "reason": reason.strip()},
     )
-    apply_transition(case=case, action="reschedule", actor=actor, effect=effect)
+    apply_transition(case=case, action="reschedule", actor=actor, effect=effect, expected_version=expected_version)
     slip = slips.apology_slip(
         case=case, issued_on=today, previous_due_on=previous, due_on=due_on, reason=reason.strip()
     )
@@ -977,7 +1025,9 @@ def case_reschedule(*, case: Case, actor: User, due_on: dt.date, reason: str, co
 
 
 @transaction.atomic
-def case_assign(*, case: Case, actor: User, officer_id: uuid.UUID | str, comment: str = "") -> Case:
+def case_assign(
+    *, case: Case, actor: User, officer_id: uuid.UUID | str, comment: str = "", expected_version: int | None = None
+) -> Case:
     """A manager gives the case to an officer (active, in the officer role)."""
     authorize(case, "assign", actor)
     officer = User.objects.filter(pk=officer_id, is_active=True, groups__name=Role.OFFICER).first()
@@ -991,7 +1041,7 @@ def case_assign(*, case: Case, actor: User, officer_id: uuid.UUID | str, comment
             "previous": str(case.assigned_officer_id) if case.assigned_officer_id else None,
         },
     )
-    return apply_transition(case=case, action="assign", actor=actor, effect=effect)
+    return apply_transition(case=case, action="assign", actor=actor, effect=effect, expected_version=expected_version)
 
 
 # --- Documents ------------------------------------------------------------------------------
@@ -1049,6 +1099,7 @@ def document_upload(
     name: str,
     note: str = "",
     replaces: Document | None = None,
+    expected_version: int | None = None,
 ) -> Document:
     """Store an uploaded file as a document of the case, or as a new version of one.
 
@@ -1061,10 +1112,19 @@ def document_upload(
     if kind in SLIP_KINDS or (replaces is not None and replaces.kind in SLIP_KINDS):
         raise ValidationFailed.single("kind", "office_only", _("Only the office issues receipt and apology slips."))
     _check_upload_kind(case, kind, replaces)
-    return _store_document(case=case, actor=actor, kind=kind, file=file, name=name, note=note, replaces=replaces)
+    return _store_document(
+        case=case,
+        actor=actor,
+        kind=kind,
+        file=file,
+        name=name,
+        note=note,
+        replaces=replaces,
+        expected_version=expected_version,
+    )
 
 
-def _lock_for_append(case: Case) -> None:
+def _lock_for_append(case: Case, expected_version: int | None = None) -> None:
     """Take the case row's lock and move to its current version before appending to it.
 
     An upload or a milestone adds to the case rather than overwriting what someone read,
@@ -1073,6 +1133,7 @@ def _lock_for_append(case: Case) -> None:
     a case submitted meanwhile is no longer open for documents.
     """
     current = Case.objects.select_for_update().only("version", "state").get(pk=case.pk)
+    require_version(current, expected_version)  # If-Match: the version under the lock
     if current.state != case.state:
         raise ConcurrentChange(_("The case was changed by someone else at the same time. Reload it and try again."))
     case.version = current.version
@@ -1089,6 +1150,7 @@ def _store_document(
     note: str = "",
     replaces: Document | None = None,
     slip: bool = False,
+    expected_version: int | None = None,
 ) -> Document:
     """Check, store and record one file (inside the caller's transaction; the caller has
     checked who may upload it and when). A slip the office issues does not count against
@@ -1116,7 +1178,7 @@ def _store_document(
             raise ValidationFailed.single(
                 "kind", "kind_mismatch", _("A new version keeps the kind of the document it replaces.")
             )
-    _lock_for_append(case)
+    _lock_for_append(case, expected_version)
     uploaded = Document.objects.filter(case=case).exclude(kind__in=SLIP_KINDS)
     if not slip and uploaded.count() >= settings.DOCUMENTS_MAX_PER_CASE:
         raise TooManyDocuments(
@@ -1195,15 +1257,22 @@ TRIGGER_MILESTONES: dict[str, frozenset[str]] = {
 
 
 def require_ip_record(*, case: Case, actor: User, filing: bool = False) -> None:
-    """The enterprise's members and officers record the filing and the office's milestones
+    """The enterprise's members, officers and partner systems with the milestones scope
+    (an IP agent the enterprise authorised) record the filing and the office's milestones
     of a case they can see, for an IP support type: milestones until the case is refused,
     withdrawn or cancelled, the filing until the case is approved. Raises CaseNotFound,
     NotAllowed, InvalidState."""
     principal = principal_for(actor)
     if not is_visible(principal, case):
         raise CaseNotFound(_("No such case."))
-    if not (principal.is_member_of(case.enterprise_id) or principal.has(Role.OFFICER)):
-        raise NotAllowed(_("Only the enterprise's members and officers record the IP office's steps."))
+    if not (
+        principal.is_member_of(case.enterprise_id)
+        or principal.has(Role.OFFICER)
+        or principal.may(Scope.MILESTONES_WRITE)
+    ):
+        raise NotAllowed(
+            _("Only the enterprise's members, officers and IP agents it authorised record the IP office's steps.")
+        )
     if case.support_type not in IP_SUPPORT_TYPES:
         raise InvalidState(_("This type of support has no IP office filing."), code="not_an_ip_case")
     if case.state in IP_RECORD_CLOSED:
@@ -1251,6 +1320,7 @@ def filing_set(
     application_number: str,
     filed_on: dt.date,
     nice_classes: list[int] | None = None,
+    expected_version: int | None = None,
 ) -> Filing:
     """Record (or correct) where and when the application was filed: a `filing` event.
     Raises NotAllowed, InvalidState, ValidationFailed, DuplicateClaim (409)."""
@@ -1287,7 +1357,7 @@ def filing_set(
     if not unchanged:  # a case keeps a number it already holds, even once a second claim is allowed
         others = Case.objects.filter(filing__office=office, filing__application_number__iexact=number)
         _check_claim(case, ClaimKind.APPLICATION_NUMBER, number, others)
-    guarded_update(case, changes={})
+    guarded_update(case, changes={}, expected_version=expected_version)
     filing = current or Filing(case=case)
     before = None if current is None else {"office": current.office, "application_number": current.application_number}
     filing.office, filing.application_number, filing.filed_on = office, number, filed_on
@@ -1320,6 +1390,7 @@ def milestone_add(
     certificate_number: str = "",
     certificate_date: dt.date | None = None,
     note: str = "",
+    expected_version: int | None = None,
 ) -> Milestone:
     """Record a step at the IP office with the document that proves it: the document is
     stored like any upload (a `document_upload` event) and the step is a `milestone`
@@ -1367,7 +1438,14 @@ def milestone_add(
     document_kind = EVIDENCE_KIND.get(kind, DocumentKind.OTHER)
     if kind == MilestoneKind.GRANTED and case.support_type == SupportType.COPYRIGHT:
         document_kind = DocumentKind.COPYRIGHT_CERTIFICATE
-    document = _store_document(case=case, actor=actor, kind=document_kind, file=evidence, name=evidence_name)
+    document = _store_document(
+        case=case,
+        actor=actor,
+        kind=document_kind,
+        file=evidence,
+        name=evidence_name,
+        expected_version=expected_version,
+    )
     try:
         return _record_milestone(
             case=case,

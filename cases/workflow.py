@@ -29,6 +29,9 @@ from cases import notifications
 from cases.exceptions import CaseNotFound, ConcurrentChange, NotAllowed, TransitionNotAllowed
 from cases.models import Case, CaseEvent, CaseState
 from cases.selectors import is_overdue
+from common.exceptions import PreconditionFailed
+from partners.models import Scope
+from webhooks import outbox
 
 S = CaseState
 logger = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class Who(enum.Enum):
     MANAGER = "manager"
     MANAGER_NOT_RECOMMENDER = "manager, not the recommender"
     OFFICER_OR_MANAGER = "officer or manager"
+    PAYER = "officer, manager or payment partner"
 
     def has_role(self, principal: Principal, case: Case) -> bool:
         """The role part: may this kind of user ever take the action on this case?"""
@@ -52,6 +56,8 @@ class Who(enum.Enum):
             return principal.has(Role.OFFICER)
         if self in (Who.MANAGER, Who.MANAGER_NOT_RECOMMENDER):
             return principal.has(Role.MANAGER)
+        if self is Who.PAYER and principal.may(Scope.PAYMENTS_WRITE):
+            return True
         return principal.has(Role.OFFICER) or principal.has(Role.MANAGER)
 
     def case_refusal(self, principal: Principal, case: Case) -> Promise | None:
@@ -144,7 +150,7 @@ TRANSITIONS: Mapping[str, Transition] = {
             "disburse",
             {S.APPROVED},
             S.DISBURSED,
-            Who.OFFICER_OR_MANAGER,
+            Who.PAYER,
             _("Record payment"),
             _("an amount up to the approved one, the payment date and reference"),
         ),
@@ -166,12 +172,13 @@ ACTIONS: tuple[str, ...] = tuple(TRANSITIONS)
 
 
 def is_visible(principal: Principal, case: Case) -> bool:
-    """Drafts only to the enterprise's members; the rest also to officers and managers."""
+    """Drafts only to the enterprise's members; the rest also to officers and managers,
+    and to partner systems that reach the enterprise."""
     if case.deleted_at is not None:
         return False
     if principal.is_member_of(case.enterprise_id):
         return True
-    return case.state != CaseState.DRAFT and principal.sees_all
+    return case.state != CaseState.DRAFT and (principal.sees_all or principal.reaches(case.enterprise_id))
 
 
 def allowed_actions(case: Case, principal: Principal) -> list[str]:
@@ -243,8 +250,9 @@ def record_event(
     comment: str = "",
     data: dict[str, Any] | None = None,
 ) -> CaseEvent:
-    """Append an event at position `case.version` (call after bumping the version)."""
-    return CaseEvent.objects.create(
+    """Append an event at position `case.version` (call after bumping the version), and
+    its outbox row for partners' webhooks, in the same transaction."""
+    event = CaseEvent.objects.create(
         case=case,
         seq=case.version,
         action=action,
@@ -255,18 +263,41 @@ def record_event(
         comment=comment,
         data=data or {},
     )
+    outbox.publish_case_event(case=case, event=event)
+    return event
 
 
-def guarded_update(case: Case, *, changes: dict[str, Any]) -> None:
+def require_version(case: Case, expected_version: int | None) -> None:
+    """Raise PreconditionFailed unless `expected_version` (the caller's If-Match; None: no
+    condition) is the version of `case` as read. Cheap, so views call it before reading
+    the body; the guarded update is what settles it."""
+    if expected_version is not None and case.version != expected_version:
+        raise _stale(case.version)
+
+
+def _stale(current_version: int | None) -> PreconditionFailed:
+    message = _("The case has changed since you read it. Read it again, then decide whether your change still applies.")
+    if current_version is None:  # deleted meanwhile
+        return PreconditionFailed(message)
+    return PreconditionFailed(message, current_version=current_version)
+
+
+def guarded_update(case: Case, *, changes: dict[str, Any], expected_version: int | None = None) -> None:
     """Write `changes` only if the row still holds the version that was read; bump it.
 
-    Raises ConcurrentChange when another writer got there first. Updates `case` in memory.
+    With `expected_version` (the caller's If-Match) the version read must also be that one.
+    Raises ConcurrentChange when another writer got there first, PreconditionFailed instead
+    when the caller named the version it expected. Updates `case` in memory.
     """
+    require_version(case, expected_version)
     now = timezone.now()
     updated = Case.objects.filter(pk=case.pk, version=case.version, deleted_at__isnull=True).update(
         version=F("version") + 1, updated_at=now, **changes
     )
     if updated != 1:
+        if expected_version is not None:
+            current = Case.objects.filter(pk=case.pk, deleted_at__isnull=True).values_list("version", flat=True)
+            raise _stale(current.first())
         raise ConcurrentChange(_("The case was changed by someone else at the same time. Reload it and try again."))
     for name, value in changes.items():
         setattr(case, name, value)
@@ -274,12 +305,15 @@ def guarded_update(case: Case, *, changes: dict[str, Any]) -> None:
     case.updated_at = now
 
 
-def apply_transition(*, case: Case, action: str, actor: User, effect: Effect) -> Case:
+def apply_transition(
+    *, case: Case, action: str, actor: User, effect: Effect, expected_version: int | None = None
+) -> Case:
     """Take `action` on `case` for `actor`: state, changes and event in one transaction.
 
     Call `authorize` first (the service does, before validating its input); this checks
     again, so a caller cannot skip it. Side effects in `effect.on_commit` run only if the
-    transaction commits.
+    transaction commits. With `expected_version` (If-Match) the guarded update also requires
+    that version, raising PreconditionFailed otherwise.
     """
     transition = authorize(case, action, actor)
     from_state = case.state
@@ -288,7 +322,7 @@ def apply_transition(*, case: Case, action: str, actor: User, effect: Effect) ->
     # together; no savepoint of our own, and nothing is written before the guard passes.
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("apply_transition must run inside the caller's transaction")
-    guarded_update(case, changes={"state": to_state, **effect.changes})
+    guarded_update(case, changes={"state": to_state, **effect.changes}, expected_version=expected_version)
     event = record_event(
         case=case,
         action=action,

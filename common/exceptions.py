@@ -77,3 +77,10 @@ class UnsupportedMedia(DomainError):
     """The upload's bytes are not a type the service accepts: 415."""
 
     code = "unsupported_media_type"
+
+
+class PreconditionFailed(DomainError):
+    """The caller's copy is not the current version (a stale `If-Match`): 412. `data` may
+    carry `current_version`, which the API turns into the current `ETag`."""
+
+    code = "precondition_failed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -13,7 +14,7 @@ from accounts.models import User
 from accounts.roles import Role
 from applicants.models import Enterprise
 from cases.models import Case, CaseState, Programme
-from tests.factories import EnterpriseFactory, ProgrammeFactory, UserFactory, add_member, make_case
+from tests.factories import EnterpriseFactory, ProgrammeFactory, UserFactory, add_member, make_case, make_partner
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -103,8 +104,13 @@ def manager2(db: None) -> User:
 
 
 @pytest.fixture
-def partner(db: None) -> User:
-    return UserFactory(username="partner", roles=[Role.PARTNER])
+def partner(manager: User) -> User:
+    """A partner system no enterprise of these tests has authorised, with every scope: its
+    user, carrying the key (`client_for` sends it)."""
+    found, raw = make_partner(name="Đại lý SHTT khác", created_by=manager)
+    user: User = found.user
+    user.api_key = raw  # type: ignore[attr-defined]
+    return user
 
 
 @pytest.fixture
@@ -114,16 +120,45 @@ def programme(db: None) -> Programme:
 
 @pytest.fixture
 def client_for() -> Callable[[User | None], APIClient]:
-    """An API client that sends a real bearer token for `user` (or none)."""
+    """An API client that sends a real bearer token for `user` (or none); for a partner
+    system's user, its API key."""
 
     def build(user: User | None, language: str = "en") -> APIClient:
         client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
         if user is not None:
-            _instance, token = AuthToken.objects.create(user=user)
+            token = getattr(user, "api_key", None)  # a partner system signs in with its key
+            if token is None:
+                _instance, token = AuthToken.objects.create(user=user)
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         return client
 
     return build
+
+
+@pytest.fixture
+def key_client() -> Callable[[str], APIClient]:
+    """An API client that sends a partner system's API key."""
+
+    def build(raw_key: str, language: str = "en") -> APIClient:
+        client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        return client
+
+    return build
+
+
+@pytest.fixture
+def ip_agent(enterprise: Enterprise, manager: User) -> tuple[Any, str]:
+    """An IP agent the applicant's enterprise authorised, with every scope: (partner, key)."""
+    return make_partner(name="Đại diện SHTT Lâm Đồng", enterprises=[enterprise], created_by=manager)
+
+
+@pytest.fixture
+def portal(manager: User) -> tuple[Any, str]:
+    """The provincial one-stop portal: reads every case past draft. (partner, key)."""
+    return make_partner(
+        name="Cổng dịch vụ công tỉnh", access="all", scopes=["cases:read", "webhooks"], created_by=manager
+    )
 
 
 @pytest.fixture

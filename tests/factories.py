@@ -204,3 +204,30 @@ def make_case(
             case=case, actor=officer, amount=10_000_000, paid_on=timezone.localdate(), payment_reference="UNC-1"
         )
     raise ValueError(f"unknown state {state}")
+
+
+def make_partner(
+    *,
+    name: str = "Công ty Luật SHTT Đà Lạt",
+    access: str = "authorised",
+    scopes: list[str] | None = None,
+    enterprises: list[Enterprise] = (),  # type: ignore[assignment]
+    created_by: User | None = None,
+) -> tuple[Any, str]:
+    """A partner system with one live key (returned raw, as the partner holds it), whose
+    reach includes `enterprises` through an owner's authorisation."""
+    from partners import services as partner_services
+    from partners.models import Scope
+
+    manager = created_by or UserFactory(roles=[Role.MANAGER])
+    partner = partner_services.partner_create(actor=manager, name=name, access=access)
+    _key, raw = partner_services.key_create(
+        actor=manager, partner=partner, name="test key", scopes=scopes if scopes is not None else list(Scope.values)
+    )
+    for enterprise in enterprises:
+        owner = enterprise.memberships.filter(role=MembershipRole.OWNER).select_related("user").first()
+        granter = owner.user if owner else UserFactory()
+        if owner is None:
+            add_member(granter, enterprise)
+        partner_services.authorisation_grant(actor=granter, enterprise=enterprise, partner=partner)
+    return partner, raw

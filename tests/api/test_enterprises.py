@@ -473,7 +473,7 @@ def test_partial_change_leaves_the_other_fields_alone(client_for, applicant, ent
     assert response.status_code == 200, response.content
     after = snapshot(enterprise)
     changed = {key for key in before if before[key] != after[key]}
-    assert changed <= {"address", "updated_at", "size_class"}
+    assert changed <= {"address", "updated_at", "size_class", "version"}
     assert after["address"] == "99 Phan Đình Phùng"
     assert after["is_startup"] is True
     assert after["women_owned"] is True

@@ -106,7 +106,7 @@ def test_a_patent_takes_a_noip_number_of_another_object_type(client_for, case_in
     ("persona", "state", "status"),
     [
         ("other_applicant", "submitted", 404),
-        ("partner", "submitted", 404),  # partners see no case until issue 6 scopes them
+        ("partner", "submitted", 404),  # a partner the enterprise has not authorised
         ("manager", "submitted", 403),
         ("applicant", "withdrawn", 409),
         ("officer", "in_review", 200),

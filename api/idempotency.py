@@ -1,0 +1,416 @@
+"""Safe retries: a POST sent with an `Idempotency-Key` runs at most once per client and key.
+
+The middleware applies to POSTs under /api/v1/ from an authenticated caller (a person's
+token or a partner's API key; anyone else passes through and the view answers 401).
+For each (user, key) it keeps one `IdempotencyRecord`:
+
+1. Reserve: an in-progress row is inserted and committed on its own, so a concurrent
+   retry sees it. If the row exists: in progress and younger than IDEMPOTENCY_LOCK_SECONDS,
+   409 `idempotency_key_in_use`; in progress and older, its request died: taken over;
+   completed, the request's fingerprint is compared with the first one's: another body
+   (or path) is 422 `idempotency_key_reused`, the same one gets the first response again
+   (status, body, Content-Type, Location, ETag, Content-Language) with
+   `Idempotent-Replayed: true`, and the view is not called. A row past its expiry
+   (IDEMPOTENCY_KEY_TTL_HOURS after its response) counts as absent.
+2. The view runs inside a transaction, and the row is completed with the response in
+   that same transaction: the action and its stored response commit together, or neither.
+3. A response that changed nothing, or should be retried, is not kept and the key is
+   freed: 409, 412, 413, 429 (the view's own work is committed; there is none), and any
+   5xx or exception (the view's work is rolled back).
+
+The body is fingerprinted as the view reads it, never read ahead of the view on a first
+request: an upload is refused (403, 413) by the view before its bytes arrive, as without a
+key. JSON is compared canonically (key order and spacing do not count), multipart without
+its random boundary. The stored body is encrypted with a key derived from SECRET_KEY and
+the client's raw Idempotency-Key, which the table does not hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+from api.exceptions import PROBLEM_CONTENT_TYPE, problem
+from api.models import IdempotencyRecord, IdempotencyState
+
+logger = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+PREFIX = "/api/v1/"
+# What a replay repeats besides the status and body.
+STORED_HEADERS = ("Content-Type", "Location", "ETag", "Content-Language")
+# Answers that changed nothing and that a retry may well turn into something else: not
+# kept, so the same key runs again. (A 413 is also not worth reading the whole oversized
+# body for, which keeping it would need.)
+NOT_KEPT = frozenset({409, 412, 413, 429})
+CHUNK = 64 * 1024
+JSON_MEDIA_TYPES = ("application/json",)
+
+
+def _ttl() -> timedelta:
+    return timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+
+
+def _lock() -> timedelta:
+    return timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
+
+
+def valid_key(key: str) -> bool:
+    """1 to 255 printable ASCII characters."""
+    return 0 < len(key) <= MAX_KEY_LENGTH and all(" " <= char <= "~" for char in key)
+
+
+def key_digest(*, user_id: Any, key: str) -> str:
+    """What the table stores instead of the key: the key scoped to its client."""
+    return hashlib.sha256(f"{user_id}\n{key}".encode()).hexdigest()
+
+
+def _fernet(secret: str, user_id: Any, key: str) -> Fernet:
+    derived = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=None,
+        info=f"ipsupport idempotent response v1\n{user_id}\n{key}".encode(),
+    ).derive(secret.encode())
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def response_cipher(*, user_id: Any, key: str) -> MultiFernet:
+    """Encrypts with SECRET_KEY; decrypts with it or any of SECRET_KEY_FALLBACKS, so a
+    rotated secret still replays the responses kept before the rotation."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return MultiFernet([_fernet(secret, user_id, key) for secret in secrets])
+
+
+# --- The request's fingerprint ----------------------------------------------------------
+
+
+class Fingerprint:
+    """sha256 over the method, the path with its query string, the media type and the body,
+    fed chunk by chunk as the body is read.
+
+    JSON bodies count canonically (parsed and dumped with sorted keys and no spaces; one
+    that does not parse, or is larger than DATA_UPLOAD_MAX_MEMORY_SIZE, counts byte for
+    byte). Multipart bodies count without their boundary, which clients draw at random
+    for each attempt.
+    """
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.head = "\n".join([request.method or "", request.get_full_path(), request.content_type or ""])
+        self._raw = hashlib.sha256()
+        params = request.content_params or {}
+        boundary = params.get("boundary", "") if request.content_type == "multipart/form-data" else ""
+        self._boundary = boundary.encode("latin-1")
+        self._pending = b""
+        self._limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440
+        self._json: bytearray | None = bytearray() if request.content_type in JSON_MEDIA_TYPES else None
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        if self._boundary:
+            # Keep back a tail that may hold the start of a boundary split across chunks.
+            data = (self._pending + chunk).replace(self._boundary, b"")
+            cut = len(data) - (len(self._boundary) - 1)
+            if cut <= 0:
+                self._pending = data
+                return
+            self._pending, chunk = data[cut:], data[:cut]
+        self._raw.update(chunk)
+        if self._json is not None:
+            self._json.extend(chunk)
+            if len(self._json) > self._limit:
+                self._json = None
+
+    def hexdigest(self) -> str:
+        body = f"raw:{self._raw.copy().hexdigest()}"
+        if self._pending:
+            tail = self._raw.copy()
+            tail.update(self._pending)
+            body = f"raw:{tail.hexdigest()}"
+        if self._json is not None:
+            try:
+                canonical = json.dumps(
+                    json.loads(bytes(self._json)), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                )
+            except (ValueError, RecursionError):
+                pass
+            else:
+                body = f"json:{hashlib.sha256(canonical.encode()).hexdigest()}"
+        return hashlib.sha256(f"{self.head}\n{body}".encode()).hexdigest()
+
+
+class HashingStream:
+    """Stands in for the request's input stream and feeds the fingerprint what it reads."""
+
+    def __init__(self, stream: Any, fingerprint: Fingerprint) -> None:
+        self._stream = stream
+        self._fingerprint = fingerprint
+
+    def read(self, *args: Any, **kwargs: Any) -> bytes:
+        chunk: bytes = self._stream.read(*args, **kwargs)
+        self._fingerprint.feed(chunk)
+        return chunk
+
+    def readline(self, *args: Any, **kwargs: Any) -> bytes:
+        line: bytes = self._stream.readline(*args, **kwargs)
+        self._fingerprint.feed(line)
+        return line
+
+    def drain(self) -> None:
+        """Read (and fingerprint) whatever the view left unread."""
+        while self.read(CHUNK):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _watch_body(request: HttpRequest) -> tuple[Fingerprint, HashingStream]:
+    fingerprint = Fingerprint(request)
+    stream = HashingStream(request._stream, fingerprint)
+    request._stream = stream  # type: ignore[assignment]  # reads like the stream it wraps
+    return fingerprint, stream
+
+
+# --- Problems ---------------------------------------------------------------------------
+
+
+def _problem(request: HttpRequest, status: int, code: str, detail: str, **kwargs: Any) -> JsonResponse:
+    return JsonResponse(
+        problem(status, code=code, detail=detail, instance=request.path, **kwargs),
+        status=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+def _invalid_key(request: HttpRequest) -> JsonResponse:
+    message = _("The Idempotency-Key header must have 1 to 255 printable ASCII characters.")
+    errors = [{"field": HEADER, "code": "invalid_idempotency_key", "message": message}]
+    return _problem(request, 400, "invalid_idempotency_key", message, errors=errors)
+
+
+def _in_use(request: HttpRequest) -> JsonResponse:
+    response = _problem(
+        request,
+        409,
+        "idempotency_key_in_use",
+        _("A request with this Idempotency-Key is still being processed. Retry in a moment."),
+    )
+    response["Retry-After"] = "1"
+    return response
+
+
+def _reused(request: HttpRequest) -> JsonResponse:
+    return _problem(
+        request,
+        422,
+        "idempotency_key_reused",
+        _(
+            "This Idempotency-Key was used for a different request (another body or address). "
+            "Use a new key for a new request."
+        ),
+    )
+
+
+# --- The records ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hold:
+    """This request holds the key: the row it reserved (or took over) at `locked_at`."""
+
+    pk: int
+    locked_at: datetime
+
+
+def _reserve(*, digest: str, user_id: Any) -> Hold | IdempotencyRecord | None:
+    """Hold the key, or return the row that another request holds or completed (None:
+    the key stayed contended through every attempt)."""
+    for _attempt in range(3):
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                row = IdempotencyRecord.objects.create(
+                    digest=digest, user_id=user_id, locked_at=now, expires_at=now + _ttl()
+                )
+            return Hold(row.pk, now)
+        except IntegrityError:
+            pass
+        found = IdempotencyRecord.objects.filter(digest=digest).first()
+        if found is None:
+            continue  # freed or purged since the insert failed
+        crashed = found.state == IdempotencyState.IN_PROGRESS and found.locked_at <= now - _lock()
+        if not (crashed or found.expires_at <= now):
+            return found
+        # A holder that died, or a key past its time: take the row over unless another
+        # retry has just done so (the update matches the row as it was read, or nothing).
+        taken = IdempotencyRecord.objects.filter(pk=found.pk, state=found.state, locked_at=found.locked_at).update(
+            state=IdempotencyState.IN_PROGRESS,
+            locked_at=now,
+            expires_at=now + _ttl(),
+            fingerprint="",
+            status_code=None,
+            headers={},
+            body=b"",
+            completed_at=None,
+        )
+        if taken:
+            return Hold(found.pk, now)
+    return None
+
+
+def _complete(hold: Hold, *, fingerprint: str, response: HttpResponse, user_id: Any, key: str) -> bool:
+    """Keep the response on the held row, inside the view's transaction. False when the
+    row is no longer ours (taken over after IDEMPOTENCY_LOCK_SECONDS)."""
+    headers = {name: response[name] for name in STORED_HEADERS if name in response}
+    # LocaleMiddleware adds Content-Language on the way out; a replay must name the
+    # language its body is in, not the retry's.
+    headers.setdefault("Content-Language", translation.get_language() or settings.LANGUAGE_CODE)
+    now = timezone.now()
+    return bool(
+        IdempotencyRecord.objects.filter(
+            pk=hold.pk, state=IdempotencyState.IN_PROGRESS, locked_at=hold.locked_at
+        ).update(
+            state=IdempotencyState.COMPLETED,
+            fingerprint=fingerprint,
+            status_code=response.status_code,
+            headers=headers,
+            body=response_cipher(user_id=user_id, key=key).encrypt(response.content),
+            completed_at=now,
+            expires_at=now + _ttl(),
+        )
+    )
+
+
+def _release(hold: Hold) -> None:
+    """Free the key for a retry, unless the response was kept after all (the commit
+    succeeded and an on-commit callback failed) or another request took the key over."""
+    IdempotencyRecord.objects.filter(pk=hold.pk, state=IdempotencyState.IN_PROGRESS, locked_at=hold.locked_at).delete()
+
+
+def _replay(request: HttpRequest, row: IdempotencyRecord, *, user_id: Any, key: str) -> HttpResponse:
+    try:
+        body = response_cipher(user_id=user_id, key=key).decrypt(bytes(row.body))
+    except InvalidToken:
+        # Only a SECRET_KEY changed without keeping the old one in SECRET_KEY_FALLBACKS
+        # does this; running the request again could do it twice.
+        logger.error("idempotency: the kept response of record %s cannot be decrypted", row.pk)
+        return _problem(
+            request,
+            500,
+            "idempotency_record_unreadable",
+            _("The response kept for this Idempotency-Key is unreadable."),
+        )
+    assert row.status_code is not None
+    response = HttpResponse(body, status=row.status_code)
+    if "Content-Type" not in row.headers:
+        del response["Content-Type"]
+    for name, value in row.headers.items():
+        response[name] = value
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def purge_expired() -> int:
+    """Delete the records past their expiry; returns how many."""
+    deleted, _by_model = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
+
+
+# --- The middleware ---------------------------------------------------------------------
+
+
+def _caller_id(request: HttpRequest) -> Any:
+    """The authenticated caller's user id, by the API's own authentication classes (each
+    remembers its answer on the request, so the view does not look it up again)."""
+    classes = cast(list[type[BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    authenticators = [cls() for cls in classes]
+    original = request.__dict__.get("user")
+    try:
+        user = Request(request, authenticators=authenticators).user
+    except exceptions.APIException:
+        return None  # the view says 401 itself
+    finally:
+        if original is not None:
+            request.user = original  # DRF's wrapper set it; the view will set it again
+    if user is None or not user.is_authenticated:
+        return None
+    return user.pk
+
+
+class IdempotencyMiddleware:
+    """See the module's docstring. After AuthenticationMiddleware."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        key = request.headers.get(HEADER)
+        if key is None or request.method != "POST" or not request.path_info.startswith(PREFIX):
+            return self.get_response(request)
+        if getattr(request, "_read_started", False):
+            logger.warning("idempotency: the body of %s was read before the middleware; key ignored", request.path)
+            return self.get_response(request)
+        user_id = _caller_id(request)
+        if user_id is None:
+            return self.get_response(request)
+        if not valid_key(key):
+            return _invalid_key(request)
+        held = _reserve(digest=key_digest(user_id=user_id, key=key), user_id=user_id)
+        if held is None or (isinstance(held, IdempotencyRecord) and held.state == IdempotencyState.IN_PROGRESS):
+            return _in_use(request)
+        if isinstance(held, IdempotencyRecord):
+            fingerprint, stream = _watch_body(request)
+            stream.drain()
+            if fingerprint.hexdigest() != held.fingerprint:
+                return _reused(request)
+            return _replay(request, held, user_id=user_id, key=key)
+        return self._run(request, held, user_id=user_id, key=key)
+
+    def _run(self, request: HttpRequest, hold: Hold, *, user_id: Any, key: str) -> HttpResponseBase:
+        fingerprint, stream = _watch_body(request)
+        kept = False
+        try:
+            with transaction.atomic():
+                response = self.get_response(request)
+                status = response.status_code
+                if status >= 500 or transaction.get_rollback():
+                    transaction.set_rollback(True)
+                elif status not in NOT_KEPT and isinstance(response, HttpResponse):
+                    stream.drain()
+                    kept = _complete(
+                        hold, fingerprint=fingerprint.hexdigest(), response=response, user_id=user_id, key=key
+                    )
+                    if not kept:  # another request took the key over: it, not this one, counts
+                        transaction.set_rollback(True)
+                        response = _in_use(request)
+        except BaseException:
+            _release(hold)  # a no-op if the commit went through and only a callback failed
+            raise
+        if not kept:
+            _release(hold)
+        return response

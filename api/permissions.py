@@ -1,0 +1,78 @@
+"""What a partner system may call, as one table.
+
+A partner's key opens only the endpoints listed here, each for a scope; everything else
+is a 403 for a partner, whatever its scopes. People are not affected: their roles are
+checked by the services. The services check the write scopes again (milestones,
+payments, webhooks), so the table is the first gate, not the only one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from accounts.roles import Role, principal_for
+from partners.models import Scope
+
+ANY_SCOPE = "*"
+
+# URL name → HTTP method → the scope it needs (ANY_SCOPE: any live key).
+PARTNER_ENDPOINTS: dict[str, dict[str, str]] = {
+    "me": {"GET": ANY_SCOPE},
+    "partner-list": {"GET": ANY_SCOPE},
+    "partner-detail": {"GET": ANY_SCOPE},
+    "programme-list": {"GET": Scope.CASES_READ},
+    "programme-detail": {"GET": Scope.CASES_READ},
+    "programme-rule": {"GET": Scope.CASES_READ},
+    "programme-rule-changes": {"GET": Scope.CASES_READ},
+    "case-list": {"GET": Scope.CASES_READ},
+    "case-detail": {"GET": Scope.CASES_READ},
+    "case-events": {"GET": Scope.CASES_READ},
+    "case-documents": {"GET": Scope.CASES_READ},
+    "case-document": {"GET": Scope.CASES_READ},
+    "case-document-download": {"GET": Scope.CASES_READ},
+    "case-filing": {"GET": Scope.CASES_READ, "PUT": Scope.MILESTONES_WRITE},
+    "case-milestones": {"GET": Scope.CASES_READ, "POST": Scope.MILESTONES_WRITE},
+    "case-disburse": {"POST": Scope.PAYMENTS_WRITE},
+    "webhook-list": {"GET": Scope.WEBHOOKS, "POST": Scope.WEBHOOKS},
+    "webhook-detail": {"GET": Scope.WEBHOOKS, "PATCH": Scope.WEBHOOKS, "DELETE": Scope.WEBHOOKS},
+    "webhook-rotate-secret": {"POST": Scope.WEBHOOKS},
+    "webhook-ping": {"POST": Scope.WEBHOOKS},
+    "webhook-deliveries": {"GET": Scope.WEBHOOKS},
+    "webhook-delivery": {"GET": Scope.WEBHOOKS},
+    "webhook-redeliver": {"POST": Scope.WEBHOOKS},
+}
+
+
+def scope_for(url_name: str | None, method: str) -> str | None:
+    """The scope a partner needs for this call, or None when partners may not make it."""
+    methods = PARTNER_ENDPOINTS.get(url_name or "", {})
+    if method in ("HEAD", "OPTIONS"):
+        method = "GET"
+    return methods.get(method)
+
+
+class PartnerScopes(BasePermission):
+    """A partner's key must carry the scope the endpoint needs (403 otherwise)."""
+
+    message: Any = _("This API key does not permit this call.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return True  # IsAuthenticated answers first
+        principal = principal_for(request.user)
+        if principal.partner is None and not principal.has(Role.PARTNER):
+            return True  # a person: the services check roles
+        # A partner system; signed in any other way than with a key, it has no scopes.
+        match = request.resolver_match
+        needed = scope_for(match.url_name if match else None, request.method or "GET")
+        if needed is None:
+            self.message = _("Partner systems cannot use this endpoint.")
+            return False
+        if needed == ANY_SCOPE or principal.may(needed):
+            return True
+        self.message = _("This API key lacks the scope “%(scope)s” this call needs.") % {"scope": needed}
+        return False

@@ -1,0 +1,105 @@
+"""Writing the outbox: called by the case workflow in the transaction of every change.
+
+`publish_case_event` turns a case event into a `Message` and one `Delivery` per
+subscription that wants it and may see the case, then asks the relay (after commit) to
+send them. Nothing here talks to the network: if the transaction rolls back, the message
+and its deliveries were never there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+
+from cases.models import Case, CaseEvent, CaseState
+from partners.models import Access, Authorisation
+from webhooks.models import Delivery, EventType, Message, Subscription
+
+
+def event_type_for(event: CaseEvent) -> EventType:
+    if event.action == "document_upload":
+        return EventType.CASE_DOCUMENT_ADDED
+    if event.action == "milestone":
+        return EventType.CASE_MILESTONE_RECORDED
+    if event.from_state != event.to_state:
+        return EventType.CASE_STATE_CHANGED
+    return EventType.CASE_UPDATED
+
+
+def case_event_payload(*, case: Case, event: CaseEvent, event_type: str) -> dict[str, Any]:
+    """The body partners receive: the event as `GET /cases/{id}/events/` shows it, and
+    the case as it stands after it."""
+    return {
+        "type": event_type,
+        "timestamp": event.at.isoformat(),
+        "data": {
+            "case": {
+                "id": str(case.pk),
+                "reference": case.reference or None,
+                "enterprise": str(case.enterprise_id),
+                "programme": case.programme.code,
+                "support_type": case.support_type,
+                "state": case.state,
+                "version": case.version,
+            },
+            "event": {
+                "id": str(event.pk),
+                "action": event.action,
+                "from_state": event.from_state,
+                "to_state": event.to_state,
+                "actor": {"id": str(event.actor_id), "username": event.actor.username},
+                "at": event.at.isoformat(),
+                "comment": event.comment,
+                "data": event.data,
+            },
+        },
+    }
+
+
+def subscriptions_for(*, event_type: str, enterprise_id: uuid.UUID) -> list[Subscription]:
+    """Active subscriptions of active partners that reach this enterprise and want this type."""
+    authorised = Authorisation.objects.filter(
+        partner_id=OuterRef("partner_id"), enterprise_id=enterprise_id, revoked_at__isnull=True
+    )
+    candidates = (
+        Subscription.objects.filter(is_active=True, partner__is_active=True)
+        .filter(Q(partner__access=Access.ALL) | Q(Exists(authorised)))
+        .order_by("created_at", "id")
+    )
+    # The type filter is done here, not in SQL: SQLite has no JSON containment lookup, and a
+    # partner has a handful of subscriptions.
+    return [subscription for subscription in candidates if event_type in subscription.event_types]
+
+
+def publish_case_event(*, case: Case, event: CaseEvent) -> Message | None:
+    """Write the outbox row for `event` and its deliveries; must run in the transaction
+    that wrote the event. Events of drafts are not published: no partner sees a draft."""
+    if event.to_state == CaseState.DRAFT:
+        return None
+    event_type = event_type_for(event)
+    message = Message.objects.create(
+        event_type=event_type,
+        enterprise_id=case.enterprise_id,
+        case=case,
+        payload=case_event_payload(case=case, event=event, event_type=event_type),
+        created_at=event.at,
+    )
+    subscriptions = subscriptions_for(event_type=event_type, enterprise_id=case.enterprise_id)
+    _fan_out(message, subscriptions)
+    return message
+
+
+def _fan_out(message: Message, subscriptions: Iterable[Subscription]) -> None:
+    subscription_ids = [subscription.pk for subscription in subscriptions]
+    if not subscription_ids:
+        return
+    Delivery.objects.bulk_create(
+        [Delivery(subscription_id=pk, message=message, next_attempt_at=message.created_at) for pk in subscription_ids]
+    )
+    from webhooks import relay  # the relay imports Celery; the outbox need not at import
+
+    transaction.on_commit(lambda: relay.kick(subscription_ids))
