@@ -59,7 +59,7 @@ class PartnerKeyAuthentication(BaseAuthentication):
         return user, key
 
     def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'
+        return "Bearer"
 
 
 class BearerTokenAuthentication(TokenAuthentication):

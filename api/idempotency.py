@@ -2,26 +2,33 @@
 
 The middleware applies to POSTs under /api/v1/ from an authenticated caller (a person's
 token or a partner's API key; anyone else passes through and the view answers 401).
-For each (user, key) it keeps one `IdempotencyRecord`:
+A key belongs to its client: a person's to the user, whatever token they send (a person
+who signs in again still gets the replay of an earlier request); a partner's to the API
+key it came with, since a partner's keys carry different scopes and a replay runs no
+authorisation. For each (client, key) it keeps one `IdempotencyRecord`:
 
 1. Reserve: an in-progress row is inserted and committed on its own, so a concurrent
    retry sees it. If the row exists: in progress and younger than IDEMPOTENCY_LOCK_SECONDS,
    409 `idempotency_key_in_use`; in progress and older, its request died: taken over;
    completed, the request's fingerprint is compared with the first one's: another body
    (or path) is 422 `idempotency_key_reused`, the same one gets the first response again
-   (status, body, Content-Type, Location, ETag, Content-Language) with
+   (status, body, Content-Type, Location, ETag, Content-Language, Cache-Control, Vary) with
    `Idempotent-Replayed: true`, and the view is not called. A row past its expiry
    (IDEMPOTENCY_KEY_TTL_HOURS after its response) counts as absent.
 2. The view runs inside a transaction, and the row is completed with the response in
    that same transaction: the action and its stored response commit together, or neither.
 3. A response that changed nothing, or should be retried, is not kept and the key is
-   freed: 409, 412, 413, 429 (the view's own work is committed; there is none), and any
-   5xx or exception (the view's work is rolled back).
+   freed: 409, 412, 413, 429 (the view's own work is committed; there is none), any other
+   response of status 300 or more for which the view did not read the body to its end
+   (a refusal before the body: the same refusal comes again, harmlessly), and any 5xx or
+   exception (the view's work is rolled back). A 2xx is kept once the rest of its body
+   (bounded: the view accepted it) has been read for the fingerprint.
 
 The body is fingerprinted as the view reads it, never read ahead of the view on a first
-request: an upload is refused (403, 413) by the view before its bytes arrive, as without a
-key. JSON is compared canonically (key order and spacing do not count), multipart without
-its random boundary. The stored body is encrypted with a key derived from SECRET_KEY and
+request, nor after the view refused it: an upload is refused (403, 413) before its bytes
+arrive, as without a key, and the transaction does not wait on a slow client for them.
+JSON is compared canonically (key order and spacing do not count), multipart without its
+random boundary. The stored body is encrypted with a key derived from SECRET_KEY and
 the client's raw Idempotency-Key, which the table does not hold.
 """
 
@@ -52,6 +59,7 @@ from rest_framework.settings import api_settings
 
 from api.exceptions import PROBLEM_CONTENT_TYPE, problem
 from api.models import IdempotencyRecord, IdempotencyState
+from partners.models import PartnerKey
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +67,12 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 PREFIX = "/api/v1/"
-# What a replay repeats besides the status and body.
-STORED_HEADERS = ("Content-Type", "Location", "ETag", "Content-Language")
+# What a replay repeats besides the status and body (Cache-Control and Vary come with an
+# ETag: the answer is for its caller only).
+STORED_HEADERS = ("Content-Type", "Location", "ETag", "Content-Language", "Cache-Control", "Vary")
 # Answers that changed nothing and that a retry may well turn into something else: not
-# kept, so the same key runs again. (A 413 is also not worth reading the whole oversized
-# body for, which keeping it would need.)
+# kept, so the same key runs again. (Any other refusal is kept only if the view read the
+# whole body: see `HashingStream.ended`.)
 NOT_KEPT = frozenset({409, 412, 413, 429})
 CHUNK = 64 * 1024
 JSON_MEDIA_TYPES = ("application/json",)
@@ -82,26 +91,43 @@ def valid_key(key: str) -> bool:
     return 0 < len(key) <= MAX_KEY_LENGTH and all(" " <= char <= "~" for char in key)
 
 
-def key_digest(*, user_id: Any, key: str) -> str:
+@dataclass(frozen=True)
+class Caller:
+    """Who a key belongs to. `client` names it in the digest and the cipher: a person's
+    user id, whatever token they send; for a partner system, its user id and the API key's
+    id, since each of a partner's keys has its own scopes."""
+
+    user_id: Any
+    client: str
+
+
+def caller_for(*, user: Any, auth: Any) -> Caller:
+    """The client of a request that authenticated as `user` with the credential `auth`."""
+    if isinstance(auth, PartnerKey):
+        return Caller(user.pk, f"{user.pk}\npartner-key:{auth.pk}")
+    return Caller(user.pk, str(user.pk))
+
+
+def key_digest(*, client: str, key: str) -> str:
     """What the table stores instead of the key: the key scoped to its client."""
-    return hashlib.sha256(f"{user_id}\n{key}".encode()).hexdigest()
+    return hashlib.sha256(f"{client}\n{key}".encode()).hexdigest()
 
 
-def _fernet(secret: str, user_id: Any, key: str) -> Fernet:
+def _fernet(secret: str, client: str, key: str) -> Fernet:
     derived = HKDF(
         algorithm=hashes.SHA256(),
         length=32,
         salt=None,
-        info=f"ipsupport idempotent response v1\n{user_id}\n{key}".encode(),
+        info=f"ipsupport idempotent response v1\n{client}\n{key}".encode(),
     ).derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
-def response_cipher(*, user_id: Any, key: str) -> MultiFernet:
+def response_cipher(*, client: str, key: str) -> MultiFernet:
     """Encrypts with SECRET_KEY; decrypts with it or any of SECRET_KEY_FALLBACKS, so a
     rotated secret still replays the responses kept before the rotation."""
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return MultiFernet([_fernet(secret, user_id, key) for secret in secrets])
+    return MultiFernet([_fernet(secret, client, key) for secret in secrets])
 
 
 # --- The request's fingerprint ----------------------------------------------------------
@@ -162,21 +188,50 @@ class Fingerprint:
         return hashlib.sha256(f"{self.head}\n{body}".encode()).hexdigest()
 
 
+def _left_to_read(stream: Any) -> int | None:
+    """How many bytes the request's stream still holds, when it says: Django's LimitedStream
+    (`limit` and `_pos`; `remaining` before Django 4.2)."""
+    remaining = getattr(stream, "remaining", None)
+    if isinstance(remaining, int):
+        return remaining
+    limit, position = getattr(stream, "limit", None), getattr(stream, "_pos", None)
+    if isinstance(limit, int) and isinstance(position, int):
+        return limit - position
+    return None
+
+
 class HashingStream:
-    """Stands in for the request's input stream and feeds the fingerprint what it reads."""
+    """Stands in for the request's input stream, feeds the fingerprint what it reads, and
+    tells whether the body has been read to its end."""
 
     def __init__(self, stream: Any, fingerprint: Fingerprint) -> None:
         self._stream = stream
         self._fingerprint = fingerprint
+        self._short_read = False
+
+    @property
+    def ended(self) -> bool:
+        """True once the whole body has been read (at once for an empty body)."""
+        left = _left_to_read(self._stream)
+        return left <= 0 if left is not None else self._short_read
+
+    def _note(self, data: bytes, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._fingerprint.feed(data)
+        size = args[0] if args else kwargs.get("size", -1)
+        if size is None or size < 0 or len(data) < size:  # all there was, or less than asked
+            self._short_read = True
 
     def read(self, *args: Any, **kwargs: Any) -> bytes:
         chunk: bytes = self._stream.read(*args, **kwargs)
-        self._fingerprint.feed(chunk)
+        self._note(chunk, args, kwargs)
         return chunk
 
     def readline(self, *args: Any, **kwargs: Any) -> bytes:
         line: bytes = self._stream.readline(*args, **kwargs)
-        self._fingerprint.feed(line)
+        if line.endswith(b"\n"):
+            self._fingerprint.feed(line)  # a whole line says nothing of what follows
+        else:
+            self._note(line, args, kwargs)
         return line
 
     def drain(self) -> None:
@@ -283,7 +338,7 @@ def _reserve(*, digest: str, user_id: Any) -> Hold | IdempotencyRecord | None:
     return None
 
 
-def _complete(hold: Hold, *, fingerprint: str, response: HttpResponse, user_id: Any, key: str) -> bool:
+def _complete(hold: Hold, *, fingerprint: str, response: HttpResponse, caller: Caller, key: str) -> bool:
     """Keep the response on the held row, inside the view's transaction. False when the
     row is no longer ours (taken over after IDEMPOTENCY_LOCK_SECONDS)."""
     headers = {name: response[name] for name in STORED_HEADERS if name in response}
@@ -299,7 +354,7 @@ def _complete(hold: Hold, *, fingerprint: str, response: HttpResponse, user_id: 
             fingerprint=fingerprint,
             status_code=response.status_code,
             headers=headers,
-            body=response_cipher(user_id=user_id, key=key).encrypt(response.content),
+            body=response_cipher(client=caller.client, key=key).encrypt(response.content),
             completed_at=now,
             expires_at=now + _ttl(),
         )
@@ -312,9 +367,9 @@ def _release(hold: Hold) -> None:
     IdempotencyRecord.objects.filter(pk=hold.pk, state=IdempotencyState.IN_PROGRESS, locked_at=hold.locked_at).delete()
 
 
-def _replay(request: HttpRequest, row: IdempotencyRecord, *, user_id: Any, key: str) -> HttpResponse:
+def _replay(request: HttpRequest, row: IdempotencyRecord, *, caller: Caller, key: str) -> HttpResponse:
     try:
-        body = response_cipher(user_id=user_id, key=key).decrypt(bytes(row.body))
+        body = response_cipher(client=caller.client, key=key).decrypt(bytes(row.body))
     except InvalidToken:
         # Only a SECRET_KEY changed without keeping the old one in SECRET_KEY_FALLBACKS
         # does this; running the request again could do it twice.
@@ -344,14 +399,16 @@ def purge_expired() -> int:
 # --- The middleware ---------------------------------------------------------------------
 
 
-def _caller_id(request: HttpRequest) -> Any:
-    """The authenticated caller's user id, by the API's own authentication classes (each
-    remembers its answer on the request, so the view does not look it up again)."""
+def _caller(request: HttpRequest) -> Caller | None:
+    """The authenticated caller and the credential it came with, by the API's own
+    authentication classes (each remembers its answer on the request, so the view does not
+    look it up again)."""
     classes = cast(list[type[BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES)
     authenticators = [cls() for cls in classes]
     original = request.__dict__.get("user")
     try:
-        user = Request(request, authenticators=authenticators).user
+        drf_request = Request(request, authenticators=authenticators)
+        user, auth = drf_request.user, drf_request.auth
     except exceptions.APIException:
         return None  # the view says 401 itself
     finally:
@@ -359,7 +416,7 @@ def _caller_id(request: HttpRequest) -> Any:
             request.user = original  # DRF's wrapper set it; the view will set it again
     if user is None or not user.is_authenticated:
         return None
-    return user.pk
+    return caller_for(user=user, auth=auth)
 
 
 class IdempotencyMiddleware:
@@ -375,12 +432,12 @@ class IdempotencyMiddleware:
         if getattr(request, "_read_started", False):
             logger.warning("idempotency: the body of %s was read before the middleware; key ignored", request.path)
             return self.get_response(request)
-        user_id = _caller_id(request)
-        if user_id is None:
+        caller = _caller(request)
+        if caller is None:
             return self.get_response(request)
         if not valid_key(key):
             return _invalid_key(request)
-        held = _reserve(digest=key_digest(user_id=user_id, key=key), user_id=user_id)
+        held = _reserve(digest=key_digest(client=caller.client, key=key), user_id=caller.user_id)
         if held is None or (isinstance(held, IdempotencyRecord) and held.state == IdempotencyState.IN_PROGRESS):
             return _in_use(request)
         if isinstance(held, IdempotencyRecord):
@@ -388,10 +445,10 @@ class IdempotencyMiddleware:
             stream.drain()
             if fingerprint.hexdigest() != held.fingerprint:
                 return _reused(request)
-            return _replay(request, held, user_id=user_id, key=key)
-        return self._run(request, held, user_id=user_id, key=key)
+            return _replay(request, held, caller=caller, key=key)
+        return self._run(request, held, caller=caller, key=key)
 
-    def _run(self, request: HttpRequest, hold: Hold, *, user_id: Any, key: str) -> HttpResponseBase:
+    def _run(self, request: HttpRequest, hold: Hold, *, caller: Caller, key: str) -> HttpResponseBase:
         fingerprint, stream = _watch_body(request)
         kept = False
         try:
@@ -400,10 +457,10 @@ class IdempotencyMiddleware:
                 status = response.status_code
                 if status >= 500 or transaction.get_rollback():
                     transaction.set_rollback(True)
-                elif status not in NOT_KEPT and isinstance(response, HttpResponse):
-                    stream.drain()
+                elif isinstance(response, HttpResponse) and _keeps(response, stream):
+                    stream.drain()  # the rest of an accepted body: bounded by the view's limits
                     kept = _complete(
-                        hold, fingerprint=fingerprint.hexdigest(), response=response, user_id=user_id, key=key
+                        hold, fingerprint=fingerprint.hexdigest(), response=response, caller=caller, key=key
                     )
                     if not kept:  # another request took the key over: it, not this one, counts
                         transaction.set_rollback(True)
@@ -414,3 +471,13 @@ class IdempotencyMiddleware:
         if not kept:
             _release(hold)
         return response
+
+
+def _keeps(response: HttpResponse, stream: HashingStream) -> bool:
+    """Whether the answer is kept for the key: not one of NOT_KEPT, and a success, or a
+    refusal given after the view read the whole body. A refusal given before (a role, a
+    state, a size checked from the headers) is not worth reading the rest of a body that
+    may be large and slow, inside the transaction; the same key just runs again."""
+    if response.status_code in NOT_KEPT:
+        return False
+    return response.status_code < 300 or stream.ended

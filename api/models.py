@@ -1,9 +1,10 @@
 """What the API itself keeps: the responses of POSTs sent with an `Idempotency-Key`.
 
 See api/idempotency.py for the protocol. A row holds no key and no readable body: the key
-is reduced to a digest together with the client's user id, and the stored body is
-encrypted with a key derived from the server's secret and the client's raw key, so the
-table alone reveals neither (a partner's new API key, say, shown once in a response).
+is reduced to a digest together with its client (a person's user id; a partner's user id
+and API key id), and the stored body is encrypted with a key derived from the server's
+secret and the client's raw key, so the table alone reveals neither (a partner's new API
+key, say, shown once in a response).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ class IdempotencyState(models.TextChoices):
 
 
 class IdempotencyRecord(models.Model):
-    # sha256 of (user id, Idempotency-Key): one row per client and key
+    # sha256 of (client, Idempotency-Key): one row per client and key, the client being a
+    # person's user id or a partner's user and API key ids (api.idempotency.caller_for)
     digest = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     state = models.CharField(max_length=12, choices=IdempotencyState.choices, default=IdempotencyState.IN_PROGRESS)

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import pagination
-from api.views import IDEMPOTENCY_KEY, P400, P401, P403, P404, P409, RETRIES, _user
+from api.views import IDEMPOTENCY_KEY, LOCATION, P400, P401, P403, P404, P409, RETRIES, _location, _user
 from applicants import selectors as applicant_selectors
 from partners import selectors, services
 from partners.models import Access, Authorisation, Partner, PartnerEvent, PartnerKey, Scope
@@ -132,7 +132,7 @@ class PartnerListView(GenericAPIView[Any]):
         request=PartnerCreateInput,
         responses={**RETRIES, 201: PartnerOutput, **P400, **P401, **P403},
         summary="Register a partner system (managers)",
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, LOCATION],
     )
     def post(self, request: Request) -> Response:
         user = _user(request)
@@ -140,7 +140,11 @@ class PartnerListView(GenericAPIView[Any]):
         data = PartnerCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         partner = services.partner_create(actor=user, **data.validated_data)
-        return Response(PartnerOutput(partner).data, status=status.HTTP_201_CREATED)
+        return Response(
+            PartnerOutput(partner).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": _location(request, "partner-detail", pk=partner.pk)},
+        )
 
 
 class PartnerDetailView(APIView):

@@ -1,20 +1,24 @@
 """What a partner system may call, as one table.
 
 A partner's key opens only the endpoints listed here, each for a scope; everything else
-is a 403 for a partner, whatever its scopes. People are not affected: their roles are
+is a 403 for a partner, whatever its scopes (a 404 when the case or enterprise in the URL
+is one it may not see at all). People are not affected: their roles are
 checked by the services. The services check the write scopes again (milestones,
 payments, webhooks), so the table is the first gate, not the only one.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from accounts.models import User
 from accounts.roles import Role, principal_for
+from applicants import selectors as applicant_selectors
+from cases import selectors as case_selectors
 from partners.models import Scope
 
 ANY_SCOPE = "*"
@@ -31,6 +35,8 @@ PARTNER_ENDPOINTS: dict[str, dict[str, str]] = {
     "case-list": {"GET": Scope.CASES_READ},
     "case-detail": {"GET": Scope.CASES_READ},
     "case-events": {"GET": Scope.CASES_READ},
+    "case-checklist": {"GET": Scope.CASES_READ},
+    "case-eligibility": {"GET": Scope.CASES_READ},
     "case-documents": {"GET": Scope.CASES_READ},
     "case-document": {"GET": Scope.CASES_READ},
     "case-document-download": {"GET": Scope.CASES_READ},
@@ -69,10 +75,25 @@ class PartnerScopes(BasePermission):
         # A partner system; signed in any other way than with a key, it has no scopes.
         match = request.resolver_match
         needed = scope_for(match.url_name if match else None, request.method or "GET")
+        if needed is not None and (needed == ANY_SCOPE or principal.may(needed)):
+            return True
+        _require_visible(request)
         if needed is None:
             self.message = _("Partner systems cannot use this endpoint.")
-            return False
-        if needed == ANY_SCOPE or principal.may(needed):
-            return True
-        self.message = _("This API key lacks the scope “%(scope)s” this call needs.") % {"scope": needed}
+        else:
+            self.message = _("This API key lacks the scope “%(scope)s” this call needs.") % {"scope": needed}
         return False
+
+
+def _require_visible(request: Request) -> None:
+    """Before refusing a partner, 404 for a case or an enterprise it may not see at all:
+    an invisible object is never a 403 (API.md), whatever the endpoint."""
+    match = request.resolver_match
+    if match is None or "pk" not in match.kwargs:
+        return
+    name = match.url_name or ""
+    user = cast(User, request.user)  # authenticated: has_permission checked it
+    if name.startswith("case-"):
+        case_selectors.case_get_visible(user=user, case_id=match.kwargs["pk"])
+    elif name.startswith("enterprise-"):
+        applicant_selectors.enterprise_get_visible(user=user, enterprise_id=match.kwargs["pk"])

@@ -801,6 +801,10 @@ class DocumentOutput(serializers.ModelSerializer[Document]):
         return f"/api/v1/cases/{document.case_id}/documents/{document.pk}/download/"
 
 
+# Named `StatusEnum` in the schema since issue 4 (ENUM_NAME_OVERRIDES keeps the name).
+CHECKLIST_STATUSES = ["satisfied", "missing", "requested"]
+
+
 class ChecklistItemOutput(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=DocumentKind.choices)
     kind_label = serializers.CharField()
@@ -809,7 +813,7 @@ class ChecklistItemOutput(serializers.Serializer[Any]):
         help_text=_("Required by the rule at submission or before payment, or asked for by a supplement request."),
     )
     status = serializers.ChoiceField(
-        choices=["satisfied", "missing", "requested"],
+        choices=CHECKLIST_STATUSES,
         help_text=_("requested: named by the supplement request the case is waiting on."),
     )
     documents = serializers.ListField(

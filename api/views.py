@@ -79,17 +79,11 @@ IF_MATCH = OpenApiParameter(
         "Send it whenever your change depends on what you read."
     ),
 )
-IF_NONE_MATCH = OpenApiParameter(
-    "If-None-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description=_("The `ETag` of your copy: 304 without a body when it is still the current version."),
-)
 ETAG = OpenApiParameter(
     "ETag",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
-    response=[200, 201, 304],
+    response=[200, 201],
     description=_('The version of the case or enterprise, as a strong entity tag (`"7"`).'),
 )
 LOCATION = OpenApiParameter(
@@ -99,7 +93,6 @@ LOCATION = OpenApiParameter(
     response=[201],
     description=_("The address of what was created."),
 )
-NOT_MODIFIED = {304: OpenApiResponse(description=_("Not modified: your copy (If-None-Match) is current."))}
 
 
 def _user(request: Request) -> User:
@@ -110,14 +103,17 @@ def _user(request: Request) -> User:
 
 # --- Conditional requests ---------------------------------------------------------------
 # A case's and an enterprise's ETag is their version number, which every write bumps. It is
-# already loaded with the object, so sending and checking it costs no query.
+# already loaded with the object, so sending and checking it costs no query. It serves
+# If-Match only: the body also holds what the version does not track (the caller's
+# allowed_actions, day counts that move with the date), so there is no If-None-Match/304,
+# and the answer is marked for its caller alone.
 
 _ENTITY_TAG = re.compile(r'[ \t,]*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*(?:,|\Z)')
 NO_VERSION = 0  # versions start at 1: what an If-Match that names no version expects
 
 
 def _entity_tags(value: str) -> list[tuple[bool, str]] | None:
-    """An If-Match/If-None-Match list as (weak, opaque tag) pairs; None when malformed."""
+    """An If-Match list as (weak, opaque tag) pairs; None when malformed."""
     tags: list[tuple[bool, str]] = []
     position = 0
     while value[position:].strip(" \t,"):
@@ -144,19 +140,11 @@ def _expected_version(request: Request, current: int) -> int | None:
     return current if str(current) in strong else NO_VERSION
 
 
-def _not_modified(request: Request, version: int) -> Response | None:
-    """304 when If-None-Match names the current version (weak comparison) or is `*`."""
-    value = request.headers.get("If-None-Match")
-    if value is None:
-        return None
-    if value.strip() != "*" and str(version) not in {tag for _weak, tag in _entity_tags(value) or []}:
-        return None
-    return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag_for(version)})
-
-
 def _versioned(data: dict[str, Any], *, code: int = 200, location: str | None = None) -> Response:
-    """A case or an enterprise as output, with its version as the ETag."""
-    headers = {"ETag": etag_for(data["version"])}
+    """A case or an enterprise as output, with its version as the ETag. The body depends on
+    who asks, so no shared cache may keep it or hand it to another token (DRF and
+    LocaleMiddleware add their own Vary fields to this one)."""
+    headers = {"ETag": etag_for(data["version"]), "Cache-Control": "private", "Vary": "Authorization"}
     if location is not None:
         headers["Location"] = location
     return Response(data, status=code, headers=headers)
@@ -309,12 +297,12 @@ class EnterpriseListView(GenericAPIView[Any]):
 class EnterpriseDetailView(APIView):
     @extend_schema(
         tags=["enterprises"],
-        parameters=[IF_NONE_MATCH, ETAG],
-        responses={200: s.EnterpriseOutput, **NOT_MODIFIED, **P401, **P404},
+        parameters=[ETAG],
+        responses={200: s.EnterpriseOutput, **P401, **P404},
     )
     def get(self, request: Request, pk: str) -> Response:
         enterprise = applicant_selectors.enterprise_get_visible(user=_user(request), enterprise_id=pk)
-        return _not_modified(request, enterprise.version) or _versioned(s.EnterpriseOutput(enterprise).data)
+        return _versioned(s.EnterpriseOutput(enterprise).data)
 
     @extend_schema(
         tags=["enterprises"],
@@ -595,14 +583,12 @@ def _checked_version(request: Request, case: Case) -> int | None:
 class CaseDetailView(APIView):
     @extend_schema(
         tags=["cases"],
-        parameters=[IF_NONE_MATCH, ETAG],
-        responses={200: s.CaseDetailOutput, **NOT_MODIFIED, **P401, **P404},
+        parameters=[ETAG],
+        responses={200: s.CaseDetailOutput, **P401, **P404},
     )
     def get(self, request: Request, pk: str) -> Response:
         detail = case_selectors.case_detail_visible(user=_user(request), case_id=pk)
-        return _not_modified(request, detail.case.version) or _versioned(
-            s.CaseDetailOutput(detail, context={"request": request}).data
-        )
+        return _versioned(s.CaseDetailOutput(detail, context={"request": request}).data)
 
     @extend_schema(
         tags=["cases"],

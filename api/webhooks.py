@@ -280,8 +280,9 @@ class WebhookDeliveryListView(GenericAPIView[Any]):
         summary="A subscription's deliveries, newest first",
     )
     def get(self, request: Request, pk: str) -> Response:
-        subscription = selectors.subscription_get_visible(user=_user(request), subscription_id=pk)
-        rows = self.filter_queryset(selectors.subscription_deliveries(subscription=subscription))
+        user = _user(request)
+        subscription = selectors.subscription_get_visible(user=user, subscription_id=pk)
+        rows = self.filter_queryset(selectors.subscription_deliveries(user=user, subscription=subscription))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(DeliveryOutput(page, many=True).data)
 
@@ -295,7 +296,7 @@ class WebhookDeliveryDetailView(APIView):
     def get(self, request: Request, pk: str, delivery_id: str) -> Response:
         user = _user(request)
         subscription = selectors.subscription_get_visible(user=user, subscription_id=pk)
-        delivery = selectors.delivery_get(subscription=subscription, delivery_id=delivery_id)
+        delivery = selectors.delivery_get(user=user, subscription=subscription, delivery_id=delivery_id)
         return Response(DeliveryDetailOutput(delivery).data)
 
 
@@ -310,6 +311,6 @@ class WebhookRedeliverView(APIView):
     def post(self, request: Request, pk: str, delivery_id: str) -> Response:
         user = _user(request)
         subscription = selectors.subscription_get_visible(user=user, subscription_id=pk)
-        delivery = selectors.delivery_get(subscription=subscription, delivery_id=delivery_id)
+        delivery = selectors.delivery_get(user=user, subscription=subscription, delivery_id=delivery_id)
         delivery = services.delivery_redeliver(actor=user, delivery=delivery)
         return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

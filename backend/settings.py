@@ -26,6 +26,9 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # Local runs and tests get a throwaway key; production must set its own.
 _INSECURE_KEY = "insecure-local-only-key-do-not-use-in-production-0123456789"
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=_INSECURE_KEY)
+# Old keys, comma-separated, kept while rotating: they still decrypt webhook secrets and the
+# responses kept for Idempotency-Key replays (and still check Django's signatures).
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 PRODUCTION = env.bool("DJANGO_PRODUCTION", default=False)
 if PRODUCTION and SECRET_KEY == _INSECURE_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_PRODUCTION is on.")
@@ -270,11 +273,28 @@ PARTNER_KEY_MAX_DAYS = env.int("PARTNER_KEY_MAX_DAYS", default=730)
 # --- Webhooks (webhooks/relay.py tells the whole story) -----------------------------------
 # Sent by the Celery workers, never from a web request; without a broker, by
 # `manage.py deliver_webhooks` (cron, or --loop).
-# Outbound URLs: https only unless WEBHOOKS_ALLOW_HTTP (on by default only with DEBUG); never
-# to loopback, private or link-local addresses unless WEBHOOKS_ALLOW_PRIVATE_NETWORKS (for a
-# receiver on the province's own network), checked when saved and on every connection.
+# Outbound URLs: https only unless WEBHOOKS_ALLOW_HTTP (on by default only with DEBUG); only
+# to public addresses, checked when saved and on every connection. WEBHOOKS_ALLOWED_NETWORKS
+# (comma-separated CIDRs, e.g. 10.20.0.0/16) opens those networks, and only those, for a
+# receiver on the province's own network: every partner may then reach them. Unspecified,
+# multicast and reserved addresses stay closed whatever it says.
 WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=DEBUG)
-WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=False)
+
+
+def _webhooks_networks(values: list[str]) -> list[str]:
+    import ipaddress  # only this block needs it
+
+    try:
+        return [str(ipaddress.ip_network(value.strip())) for value in values if value.strip()]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"WEBHOOKS_ALLOWED_NETWORKS: {error}") from None
+
+
+WEBHOOKS_ALLOWED_NETWORKS = _webhooks_networks(env.list("WEBHOOKS_ALLOWED_NETWORKS", default=[]))
+if "WEBHOOKS_ALLOW_PRIVATE_NETWORKS" in os.environ:  # it opened every private network: name them instead
+    raise ImproperlyConfigured(
+        "WEBHOOKS_ALLOW_PRIVATE_NETWORKS is gone: list the receivers' networks in WEBHOOKS_ALLOWED_NETWORKS."
+    )
 # One attempt, connection to last byte read.
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10)
 # A worker's hold on a subscription, renewed before each delivery: it must outlast one
@@ -301,9 +321,10 @@ WEBHOOKS_SWEEP_SECONDS = env.float("WEBHOOKS_SWEEP_SECONDS", default=30)
 WEBHOOKS_QUEUE = env.str("WEBHOOKS_QUEUE", default="")
 # Partners' signing secrets are stored encrypted (Fernet) with a key derived from this value.
 # Comma-separated values: the first encrypts, every one decrypts (to change keys in turn).
-# Unset, the key is derived from SECRET_KEY (SHA-256): set this explicitly before ever
-# rotating SECRET_KEY, or the stored secrets can no longer be read and every subscription
-# needs a new secret.
+# Unset, the keys are derived from SECRET_KEY (which encrypts) and SECRET_KEY_FALLBACKS
+# (which still decrypt), so SECRET_KEY can be rotated the Django way. A stored secret keeps
+# the key it was written with until the partner rotates it: keep the old SECRET_KEY in
+# SECRET_KEY_FALLBACKS while such secrets exist. A secret no key decrypts is not sent.
 WEBHOOKS_ENCRYPTION_KEY = env.list("WEBHOOKS_ENCRYPTION_KEY", default=[])
 CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
     "task": "webhooks.tasks.sweep",
@@ -335,6 +356,9 @@ SPECTACULAR_SETTINGS = {
         "RuleChangeKindEnum": "cases.models.RuleChangeKind",
         "MilestoneKindEnum": "cases.models.MilestoneKind",
         "ClaimKindEnum": "cases.models.ClaimKind",
+        # The checklist's was the only `status` enum before webhooks added theirs: its
+        # component keeps the name clients were generated with.
+        "StatusEnum": "api.serializers.CHECKLIST_STATUSES",
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
         "WebhookEventTypeEnum": "webhooks.models.EventType",
     },

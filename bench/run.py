@@ -12,6 +12,14 @@ real bearer token of an officer who sees every non-draft case:
     API detail               GET /api/v1/cases/{id}/                  a different case each time
     API receive              POST /api/v1/cases/{id}/receive/ {}      a fresh submitted case each time
 
+and, for the partner-integration features, in the same run:
+
+    receive + Idempotency-Key  POST …/receive/ {} with a fresh key        a fresh case each time
+    replay                     the same POST with a key already used     the stored response
+    list as a partner          GET /api/v1/cases/ with Bearer ipk_…      access "all", cases:read
+    receive + 3 webhooks       POST …/receive/ {} while 3 subscriptions  a fresh case each time
+                               want case.state_changed (only for this scenario's own requests)
+
 and checks two targets: the list's throughput is at least 40% of the bare view's, and the
 deep page's p50 is within 1.5x of the first page's. Prints a table, writes
 bench/results/latest.json and exits 1 when a target is missed.
@@ -38,10 +46,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,15 +61,31 @@ SETTINGS = "bench.settings"
 LIST_MIN_SHARE = 0.40  # list throughput / bare view throughput
 DEEP_MAX_FACTOR = 1.5  # deep page p50 / first page p50
 PAGE_SIZE = 20
+BENCH_PARTNER = "bench partner (access all)"
+WEBHOOK_SUBSCRIPTIONS = 3
+WEBHOOK_URL = "https://example.invalid/hook"
 
 
 # --- Transports ------------------------------------------------------------------------------
 
 
+class Reply(NamedTuple):
+    status: int
+    body: bytes
+    headers: dict[str, str]  # names in lower case
+
+
 class Transport(Protocol):
     name: str
 
-    def request(self, method: str, path: str, body: bytes = b"", token: str | None = None) -> tuple[int, bytes]: ...
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply: ...
 
 
 class InProcess:
@@ -74,7 +100,14 @@ class InProcess:
 
         self.app = get_wsgi_application()
 
-    def request(self, method: str, path: str, body: bytes = b"", token: str | None = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
         path_info, _, query = path.partition("?")
         environ: dict[str, Any] = {
             "REQUEST_METHOD": method,
@@ -100,17 +133,22 @@ class InProcess:
             environ["CONTENT_LENGTH"] = str(len(body))
         if token:
             environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        for name, value in (headers or {}).items():
+            meta = name.upper().replace("-", "_")
+            environ[meta if meta in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{meta}"] = value
         status: list[str] = []
+        answered: dict[str, str] = {}
 
-        def start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        def start_response(line: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
             status.append(line)
+            answered.update((name.lower(), value) for name, value in response_headers)
 
         result = self.app(environ, start_response)
         try:
             content = b"".join(result)
         finally:
             result.close()  # type: ignore[attr-defined]  # request_finished, as a server would
-        return int(status[0][:3]), content
+        return Reply(int(status[0][:3]), content, answered)
 
 
 class OverHttp:
@@ -140,17 +178,26 @@ class OverHttp:
         self.close()
         raise SystemExit("bench: gunicorn did not answer within 60 s")
 
-    def request(self, method: str, path: str, body: bytes = b"", token: str | None = None) -> tuple[int, bytes]:
-        headers = {"Host": "127.0.0.1", "Accept": "application/json"}
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        sent = {"Host": "127.0.0.1", "Accept": "application/json"}
         if body:
-            headers["Content-Type"] = "application/json"
+            sent["Content-Type"] = "application/json"
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            sent["Authorization"] = f"Bearer {token}"
+        sent.update(headers or {})
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         try:
-            conn.request(method, path, body=body or None, headers=headers)
+            conn.request(method, path, body=body or None, headers=sent)
             response = conn.getresponse()
-            return response.status, response.read()
+            content = response.read()
+            return Reply(response.status, content, {name.lower(): value for name, value in response.getheaders()})
         finally:
             conn.close()
 
@@ -174,15 +221,21 @@ class Scenario:
     token: str | None
     example: str = ""
     body: bytes = b""
+    headers: Callable[[], dict[str, str]] | None = None  # the next request's extra headers
+    # Set up around each run of this scenario's requests (a block, the warm-up, a check),
+    # outside the timed requests; the others never see what it sets up.
+    setup: Callable[[], AbstractContextManager[object]] = nullcontext
     durations: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # this process's CPU time per request
     last_cpu: float = 0.0
+    last_headers: dict[str, str] = field(default_factory=dict)
     queries: int | None = None
 
     def once(self, transport: Transport) -> tuple[int, bytes, float]:
         path = self.paths()
+        extra = self.headers() if self.headers else None
         cpu, started = time.process_time(), time.perf_counter()
-        status, content = transport.request(self.method, path, self.body, self.token)
+        status, content, self.last_headers = transport.request(self.method, path, self.body, self.token, extra)
         elapsed, self.last_cpu = time.perf_counter() - started, time.process_time() - cpu
         if status != 200:
             raise SystemExit(f"bench: {self.method} {path} answered {status}: {content[:500]!r}")
@@ -218,6 +271,71 @@ def cursor_of(url: str) -> str:
 
 def ids(content: bytes) -> list[str]:
     return [str(row["id"]) for row in json.loads(content)["results"]]
+
+
+# --- Partner integration --------------------------------------------------------------------
+
+
+def bench_partner() -> tuple[Any, str]:
+    """The benchmark's partner system (access "all", made once through the services) and a
+    fresh `cases:read` key for this run: the raw key is returned only when it is created.
+    The keys of earlier runs, and subscriptions a crashed run left behind, are deleted."""
+    from accounts.models import User
+    from accounts.roles import Role
+    from partners import services
+    from partners.models import Access, Partner, PartnerKey, Scope
+    from webhooks.models import Subscription
+
+    manager = User.objects.filter(groups__name=Role.MANAGER, is_active=True).order_by("username").first()
+    if manager is None:
+        raise SystemExit("bench: no manager in the benchmark database to register the partner: run with --reset")
+    partner = Partner.objects.filter(name=BENCH_PARTNER).first()
+    if partner is None:
+        partner = services.partner_create(actor=manager, name=BENCH_PARTNER, access=Access.ALL)
+    elif partner.access != Access.ALL or not partner.is_active:
+        partner = services.partner_update(
+            actor=manager, partner=partner, data={"access": Access.ALL, "is_active": True}
+        )
+    PartnerKey.objects.filter(partner=partner).delete()
+    Subscription.objects.filter(partner=partner).delete()
+    others = Subscription.objects.filter(is_active=True).count()
+    if others:
+        log(f"WARNING: {others} other active webhook subscriptions: every receive scenario fans out to them")
+    _key, raw = services.key_create(
+        actor=manager, partner=partner, name=f"bench {dt.date.today().isoformat()}", scopes=[Scope.CASES_READ]
+    )
+    return partner, raw
+
+
+def webhook_subscriptions(partner: Any) -> Callable[[], AbstractContextManager[object]]:
+    """A context in which the partner has WEBHOOK_SUBSCRIPTIONS active subscriptions to
+    `case.state_changed`, as `webhooks.services.subscription_create` would write them
+    (an encrypted secret each; the URL is not validated, nothing is sent). They are
+    deleted, with their deliveries, on the way out: the partner reaches every case, so
+    while they exist every receive fans out, and only one scenario is meant to."""
+    from webhooks import signing
+    from webhooks.models import EventType, Subscription
+
+    secrets = [signing.encrypt(signing.new_secret()) for _ in range(WEBHOOK_SUBSCRIPTIONS)]
+
+    @contextmanager
+    def subscribed() -> Iterator[None]:
+        rows = Subscription.objects.bulk_create(
+            Subscription(
+                partner=partner,
+                url=WEBHOOK_URL,
+                description=f"bench {n}",
+                event_types=[EventType.CASE_STATE_CHANGED.value],
+                secret_encrypted=secret,
+            )
+            for n, secret in enumerate(secrets, 1)
+        )
+        try:
+            yield
+        finally:
+            Subscription.objects.filter(pk__in=[row.pk for row in rows]).delete()
+
+    return subscribed
 
 
 # --- Database -------------------------------------------------------------------------------
@@ -277,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -311,12 +430,21 @@ def main(argv: list[str] | None = None) -> int:
     deep_expected = [str(pk) for pk in after_deep.values_list("id", flat=True)[:PAGE_SIZE]]
     detail_ids = [str(pk) for pk in visible.values_list("id", flat=True)]
     detail_ids = rng.sample(detail_ids, min(1000, len(detail_ids)))
-    needed = args.warmup + args.requests + 2  # + the check and the query count
+    # Three scenarios receive a fresh case per request (+ the check and the query count);
+    # the replay, one.
+    needed = 3 * (args.warmup + args.requests + 2) + 1
     submitted = Case.objects.filter(state=CaseState.SUBMITTED, deleted_at__isnull=True)
     fresh = [str(pk) for pk in submitted.values_list("id", flat=True)]
     if len(fresh) < needed:
         raise SystemExit(f"bench: {len(fresh)} submitted cases left, {needed} needed: run with --reset to reseed")
     fresh = rng.sample(fresh, needed)
+    replay_case = fresh.pop()
+    replay_key = f"bench-replay-{uuid.uuid4()}"
+
+    partner, partner_token = bench_partner()
+    subscribed = webhook_subscriptions(partner)
+    if settings.CELERY_BROKER_URL:
+        log("note: CELERY_BROKER_URL is set, so the receive scenarios also queue their tasks and webhook runs")
 
     deep_cursor = urlencode({"cursor": drf_cursor(str(deep_at))})
     before = urlencode({"before": deep_at.isoformat()})
@@ -334,8 +462,35 @@ def main(argv: list[str] | None = None) -> int:
             token,
         ),
         Scenario("receive", "API receive action", "POST", lambda: f"/api/v1/cases/{fresh.pop()}/receive/", token),
+        Scenario(
+            "receive_idem",
+            "API receive with Idempotency-Key",
+            "POST",
+            lambda: f"/api/v1/cases/{fresh.pop()}/receive/",
+            token,
+            headers=lambda: {"Idempotency-Key": f"bench-{uuid.uuid4()}"},
+        ),
+        Scenario(
+            "replay",
+            "API replay",
+            "POST",
+            lambda: f"/api/v1/cases/{replay_case}/receive/",
+            token,
+            headers=lambda: {"Idempotency-Key": replay_key},
+        ),
+        Scenario("partner_list", "API list as a partner", "GET", lambda: "/api/v1/cases/", partner_token),
+        Scenario(
+            "receive_webhooks",
+            f"API receive with {WEBHOOK_SUBSCRIPTIONS} webhook subscriptions",
+            "POST",
+            lambda: f"/api/v1/cases/{fresh.pop()}/receive/",
+            token,
+            setup=subscribed,
+        ),
     ]
-    scenarios[-1].body = b"{}"
+    for scenario in scenarios:
+        if scenario.method == "POST":
+            scenario.body = b"{}"
     examples = {
         "bare_first": "/bench/bare-cases/",
         "bare_deep": f"/bench/bare-cases/?before=<created_at of row {deep_row:,}>",
@@ -343,6 +498,13 @@ def main(argv: list[str] | None = None) -> int:
         "list_deep": f"/api/v1/cases/?cursor=<after row {deep_row:,}, page {deep_row // PAGE_SIZE + 1:,}>",
         "detail": f"/api/v1/cases/{{id}}/ ({len(detail_ids)} cases in turn)",
         "receive": "/api/v1/cases/{id}/receive/ {} (a fresh submitted case each)",
+        "receive_idem": "/api/v1/cases/{id}/receive/ {} + Idempotency-Key (a fresh case and key each)",
+        "replay": "/api/v1/cases/{id}/receive/ {} + Idempotency-Key (the same case and key: the stored answer)",
+        "partner_list": "/api/v1/cases/ (Bearer ipk_…: a partner with access all, scope cases:read)",
+        "receive_webhooks": (
+            f"/api/v1/cases/{{id}}/receive/ {{}} ({WEBHOOK_SUBSCRIPTIONS} active subscriptions to "
+            "case.state_changed; a fresh case each)"
+        ),
     }
     by_key = {s.key: s for s in scenarios}
     for scenario in scenarios:
@@ -354,13 +516,14 @@ def main(argv: list[str] | None = None) -> int:
         log(f"transport: {transport.name}")
         check(by_key, transport, deep_expected=deep_expected)
         for scenario in scenarios:  # queries per request, counted in this process
-            with CaptureQueriesContext(connection) as captured:
+            with scenario.setup(), CaptureQueriesContext(connection) as captured:
                 scenario.once(in_process)
             scenario.queries = len(captured)
         log(f"warming up: {args.warmup} requests per scenario ...")
         for scenario in scenarios:
-            for _ in range(args.warmup):
-                scenario.once(transport)
+            with scenario.setup():
+                for _ in range(args.warmup):
+                    scenario.once(transport)
         gc.collect()
         log(f"timing: {args.requests} requests per scenario, interleaved in rounds of {args.block} ...")
         started = time.monotonic()
@@ -368,10 +531,14 @@ def main(argv: list[str] | None = None) -> int:
         while any(len(s.durations) < args.requests for s in scenarios):
             order = scenarios[rounds % len(scenarios) :] + scenarios[: rounds % len(scenarios)]
             for scenario in order:
-                for _ in range(min(args.block, args.requests - len(scenario.durations))):
-                    scenario.durations.append(scenario.once(transport)[2])
-                    if in_process is transport:
-                        scenario.cpu.append(scenario.last_cpu)
+                count = min(args.block, args.requests - len(scenario.durations))
+                if count <= 0:
+                    continue
+                with scenario.setup():  # untimed: only the requests are
+                    for _ in range(count):
+                        scenario.durations.append(scenario.once(transport)[2])
+                        if in_process is transport:
+                            scenario.cpu.append(scenario.last_cpu)
             rounds += 1
         timed_seconds = time.monotonic() - started
     finally:
@@ -391,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "database": database,
         "transport": transport.name,
+        "celery_broker": bool(settings.CELERY_BROKER_URL),
         "cases": info.cases,
         "visible_cases": visible_count,
         "events": info.events,
@@ -434,6 +602,56 @@ def check(by_key: dict[str, Scenario], transport: Transport, *, deep_expected: l
     if json.loads(received)["state"] != "in_review" or "id" not in json.loads(detail):
         raise SystemExit("bench: detail or receive answered something unexpected")
     log("checked: same rows in the API and the bare view (first and deep page); detail and receive answer 200")
+    check_partner_integration(by_key, transport, first_ids=first_ids, received=received)
+
+
+def check_partner_integration(
+    by_key: dict[str, Scenario], transport: Transport, *, first_ids: list[str], received: bytes
+) -> None:
+    """A fresh key runs the action; the replay answers with the stored response and says so;
+    the partner sees the officer's first page; only the webhook scenario writes deliveries."""
+    from api.idempotency import REPLAYED_HEADER
+    from webhooks.models import Delivery, EventType, Message
+
+    replayed_header = REPLAYED_HEADER.lower()
+    keyed = by_key["receive_idem"]
+    _, received_keyed, _ = keyed.once(transport)
+    if json.loads(received_keyed)["state"] != "in_review" or replayed_header in keyed.last_headers:
+        raise SystemExit("bench: the receive with a fresh Idempotency-Key answered something unexpected")
+    replay = by_key["replay"]
+    _, original, _ = replay.once(transport)  # the key's first use: runs the action, keeps the answer
+    if json.loads(original)["state"] != "in_review" or replayed_header in replay.last_headers:
+        raise SystemExit("bench: the first use of the replay's key answered something unexpected")
+    _, replayed, _ = replay.once(transport)
+    if replay.last_headers.get(replayed_header) != "true" or replayed != original:
+        raise SystemExit(
+            f"bench: the replay did not answer with the stored response and {REPLAYED_HEADER}: true "
+            f"(headers {replay.last_headers})"
+        )
+    _, partner_first, _ = by_key["partner_list"].once(transport)
+    if ids(partner_first) != first_ids:
+        raise SystemExit("bench: the partner's first page differs from the officer's")
+
+    def deliveries(content: bytes) -> int:
+        return Delivery.objects.filter(message__case_id=json.loads(content)["id"]).count()
+
+    if deliveries(received) or deliveries(received_keyed):
+        raise SystemExit("bench: a receive outside the webhook scenario wrote deliveries")
+    webhooks = by_key["receive_webhooks"]
+    with webhooks.setup():
+        _, received_hooked, _ = webhooks.once(transport)
+        case_id = json.loads(received_hooked)["id"]
+        message = Message.objects.filter(case_id=case_id, event_type=EventType.CASE_STATE_CHANGED).first()
+        if message is None or deliveries(received_hooked) != WEBHOOK_SUBSCRIPTIONS:
+            raise SystemExit(
+                f"bench: the webhook receive did not write a case.state_changed message with "
+                f"{WEBHOOK_SUBSCRIPTIONS} deliveries"
+            )
+    log(
+        f"checked: a fresh Idempotency-Key runs the action; the replay answers the stored response with "
+        f"{REPLAYED_HEADER}: true; the partner sees the officer's first page; only the webhook scenario "
+        f"writes deliveries ({WEBHOOK_SUBSCRIPTIONS})"
+    )
 
 
 def evaluate(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -463,13 +681,14 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"{report['database']}; {report['transport']}; {report['machine']['cpus']} CPUs")
     print(f"{report['requests']} timed requests per scenario after {report['warmup']} warm-up, interleaved")
     print()
-    header = f"{'scenario':<26}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>9}{'cpu p50':>9}{'queries':>9}  request"
+    width = max(26, *(len(row["label"]) + 2 for row in report["scenarios"].values()))
+    header = f"{'scenario':<{width}}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>9}{'cpu p50':>9}{'queries':>9}  request"
     print(header)
     print("-" * (len(header) + 40))
     for row in report["scenarios"].values():
         cpu = "-" if row["cpu_p50_ms"] is None else f"{row['cpu_p50_ms']:.2f}"
         print(
-            f"{row['label']:<26}{row['p50_ms']:>9.2f}{row['p95_ms']:>9.2f}{row['rps']:>9.1f}{cpu:>9}"
+            f"{row['label']:<{width}}{row['p50_ms']:>9.2f}{row['p95_ms']:>9.2f}{row['rps']:>9.1f}{cpu:>9}"
             f"{row['queries']:>9}  {row['request']}"
         )
     print()
@@ -485,10 +704,11 @@ def profile(scenarios: list[Scenario], transport: Transport, n: int) -> None:
         if scenario.method != "GET":
             continue
         profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(n):
-            scenario.once(transport)
-        profiler.disable()
+        with scenario.setup():
+            profiler.enable()
+            for _ in range(n):
+                scenario.once(transport)
+            profiler.disable()
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
         path = RESULTS / f"profile-{scenario.key}.txt"

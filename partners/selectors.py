@@ -20,7 +20,7 @@ def partner_list_visible_to(*, user: User) -> QuerySet[Partner]:
     """Managers see every partner; other people the active ones (to authorise one); a
     partner system only itself."""
     principal = principal_for(user)
-    queryset = Partner.objects.select_related("created_by")
+    queryset = Partner.objects.select_related("user")
     if principal.partner is not None or principal.has(Role.PARTNER):
         return queryset.filter(user=user)
     if principal.has(Role.MANAGER):
@@ -62,7 +62,7 @@ def enterprise_authorisations(*, enterprise: Enterprise) -> QuerySet[Authorisati
     enterprise)."""
     return (
         Authorisation.objects.filter(enterprise=enterprise, revoked_at__isnull=True)
-        .select_related("partner", "granted_by")
+        .select_related("partner__user", "granted_by")
         .order_by("-granted_at", "id")
     )
 

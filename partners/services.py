@@ -173,7 +173,7 @@ def key_create(
         key=str(key.pk),
         prefix=prefix,
         scopes=clean_scopes,
-        expires_at=expiry.isoformat(),
+        expires_at=timezone.localtime(expiry).isoformat(),
     )
     return key, raw
 

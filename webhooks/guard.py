@@ -3,29 +3,38 @@
 A partner chooses the URL our workers POST to, so the URL must not turn the relay into a
 way to reach the machines beside it: loopback, private, link-local (the cloud metadata
 service at 169.254.169.254), carrier-grade NAT, reserved, multicast or unspecified
-addresses, including IPv4 addresses hidden in IPv6 ones (::ffff:127.0.0.1, 6to4, NAT64).
+addresses, including IPv4 addresses hidden in IPv6 ones (::ffff:127.0.0.1, ::127.0.0.1,
+::ffff:0:127.0.0.1, 6to4, Teredo, NAT64).
 
 It is checked twice: when the URL is saved (`validate_url`: every address the host resolves
-to must be public), and again on every connection, against the address the socket is
+to must be allowed), and again on every connection, against the address the socket is
 actually connected to (`check_peer`, used by webhooks.http), because DNS can answer
-differently a second later (DNS rebinding). WEBHOOKS_ALLOW_PRIVATE_NETWORKS lifts the
-first group for receivers on a private network (and for tests); WEBHOOKS_ALLOW_HTTP allows
-plain http (by default only when DEBUG is on).
+differently a second later (DNS rebinding).
+
+An address that is not public is allowed only when it lies in one of the networks of
+WEBHOOKS_ALLOWED_NETWORKS (a receiver on the province's own network, and the tests): the
+operator names the networks to open, so opening one does not open loopback or the metadata
+service to every partner. Unspecified, multicast and reserved addresses are refused
+whatever it says. WEBHOOKS_ALLOW_HTTP allows plain http (by default only when DEBUG is on).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
+from functools import cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from common.exceptions import ValidationFailed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # NAT64 (RFC 6052) embeds an IPv4 address in its last 32 bits.
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
@@ -41,14 +50,19 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address
     found = [v4 for v4 in (address.ipv4_mapped, address.sixtofour) if v4 is not None]
     if address.teredo is not None:
         found.extend(address.teredo)
+    value = int(address)
+    # IPv4-compatible (::a.b.c.d, deprecated; :: and ::1 are themselves) and IPv4-translated
+    # (::ffff:0:a.b.c.d, RFC 2765): the standard library decodes neither.
+    if (value >> 32 == 0 and value > 1) or value >> 32 == 0xFFFF0000:
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
     if any(address in network for network in _NAT64):
-        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
     return found
 
 
 def is_private_network(address: IPAddress) -> bool:
-    """Loopback, private, link-local and anything else that is not public: what
-    WEBHOOKS_ALLOW_PRIVATE_NETWORKS allows."""
+    """Loopback, private, link-local and anything else that is not public: allowed only
+    inside WEBHOOKS_ALLOWED_NETWORKS."""
     if isinstance(address, ipaddress.IPv6Address) and any(map(is_private_network, _embedded_ipv4(address))):
         return True
     return (
@@ -69,11 +83,39 @@ def is_never_allowed(address: IPAddress) -> bool:
     return address.is_unspecified or address.is_multicast or address.is_reserved
 
 
+@cache
+def _parse_networks(values: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(value) for value in values)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"WEBHOOKS_ALLOWED_NETWORKS: {error}") from None
+
+
+def allowed_networks() -> tuple[IPNetwork, ...]:
+    """WEBHOOKS_ALLOWED_NETWORKS, parsed (the settings checked them at start)."""
+    values: Iterable[str] = settings.WEBHOOKS_ALLOWED_NETWORKS
+    if isinstance(values, str):
+        values = values.split(",")
+    return _parse_networks(tuple(value.strip() for value in values if value.strip()))
+
+
+def _opened(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
+    """`address` lies in one of `networks`, and so does every IPv4 address hidden in it
+    that is not public (::ffff:0:169.254.169.254 is not opened by allowing ::ffff:0:0/96)."""
+    if not any(address in network for network in networks):  # (never across IP versions)
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        return all(not is_private_network(v4) or _opened(v4, networks) for v4 in _embedded_ipv4(address))
+    return True
+
+
 def address_refusal(address: IPAddress) -> str | None:
     """Why the relay may not connect to `address`, or None when it may."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:a.b.c.d is a.b.c.d itself, on a dual-stack socket
     if is_never_allowed(address):
         return f"{address} is an unspecified, multicast or reserved address"
-    if is_private_network(address) and not settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS:
+    if is_private_network(address) and not _opened(address, allowed_networks()):
         return f"{address} is not a public address (loopback, private, link-local or reserved)"
     return None
 

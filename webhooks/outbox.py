@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from cases.models import Case, CaseEvent, CaseState
 from partners.models import Access, Authorisation
@@ -33,9 +34,10 @@ def event_type_for(event: CaseEvent) -> EventType:
 def case_event_payload(*, case: Case, event: CaseEvent, event_type: str) -> dict[str, Any]:
     """The body partners receive: the event as `GET /cases/{id}/events/` shows it, and
     the case as it stands after it."""
+    at = timezone.localtime(event.at).isoformat()  # the offset the API shows (+07:00)
     return {
         "type": event_type,
-        "timestamp": event.at.isoformat(),
+        "timestamp": at,
         "data": {
             "case": {
                 "id": str(case.pk),
@@ -48,11 +50,12 @@ def case_event_payload(*, case: Case, event: CaseEvent, event_type: str) -> dict
             },
             "event": {
                 "id": str(event.pk),
+                "seq": event.seq,
                 "action": event.action,
                 "from_state": event.from_state,
                 "to_state": event.to_state,
                 "actor": {"id": str(event.actor_id), "username": event.actor.username},
-                "at": event.at.isoformat(),
+                "at": at,
                 "comment": event.comment,
                 "data": event.data,
             },
@@ -61,12 +64,14 @@ def case_event_payload(*, case: Case, event: CaseEvent, event_type: str) -> dict
 
 
 def subscriptions_for(*, event_type: str, enterprise_id: uuid.UUID) -> list[Subscription]:
-    """Active subscriptions of active partners that reach this enterprise and want this type."""
+    """Subscriptions of active partners that reach this enterprise and want this type."""
     authorised = Authorisation.objects.filter(
         partner_id=OuterRef("partner_id"), enterprise_id=enterprise_id, revoked_at__isnull=True
     )
+    # A disabled subscription (paused by its partner, or after a 410 or too many failures)
+    # still collects its deliveries: re-enabled, it gets everything it missed, in order.
     candidates = (
-        Subscription.objects.filter(is_active=True, partner__is_active=True)
+        Subscription.objects.filter(partner__is_active=True)
         .filter(Q(partner__access=Access.ALL) | Q(Exists(authorised)))
         .order_by("created_at", "id")
     )
@@ -94,12 +99,14 @@ def publish_case_event(*, case: Case, event: CaseEvent) -> Message | None:
 
 
 def _fan_out(message: Message, subscriptions: Iterable[Subscription]) -> None:
-    subscription_ids = [subscription.pk for subscription in subscriptions]
-    if not subscription_ids:
+    chosen = list(subscriptions)
+    if not chosen:
         return
     Delivery.objects.bulk_create(
-        [Delivery(subscription_id=pk, message=message, next_attempt_at=message.created_at) for pk in subscription_ids]
+        [Delivery(subscription=row, message=message, next_attempt_at=message.created_at) for row in chosen]
     )
     from webhooks import relay  # the relay imports Celery; the outbox need not at import
 
-    transaction.on_commit(lambda: relay.kick(subscription_ids))
+    active = [subscription.pk for subscription in chosen if subscription.is_active]
+    if active:
+        transaction.on_commit(lambda: relay.kick(active))

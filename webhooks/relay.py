@@ -33,6 +33,11 @@ deliveries; enabling it again sends them.
 Nothing goes to a disabled subscription or a deactivated partner (checked with the lease,
 before every delivery), nor about an enterprise that has since withdrawn the partner's
 authorisation (that delivery is marked failed, unsent).
+
+A signing secret that no key decrypts (WEBHOOKS_ENCRYPTION_KEY, or SECRET_KEY and its
+fallbacks, changed) is our fault, not the receiver's: nothing is sent, no attempt is
+recorded or counted against the subscription, an error is logged, and the run stops with
+the delivery pending, so it goes once the key is put back.
 """
 
 from __future__ import annotations
@@ -214,12 +219,13 @@ def deliver_subscription(subscription_id: uuid.UUID | str, *, budget: int = RUN_
         if not _acquire(subscription_id, token):
             break  # another worker has it (or it was deactivated)
         try:
-            attempts += _drain(subscription_id, token, budget - attempts)
+            made, stuck = _drain(subscription_id, token, budget - attempts)
         finally:
             _release(subscription_id, token)
+        attempts += made
         # A delivery committed while we held the lease may have had its run turned away:
         # look again after releasing, so it does not wait for the sweep.
-        if not _head_is_due(subscription_id):
+        if stuck or not _head_is_due(subscription_id):
             return RunResult(attempts=attempts, budget_spent=False)
     spent = attempts >= budget
     if spent and _head_is_due(subscription_id):
@@ -227,7 +233,8 @@ def deliver_subscription(subscription_id: uuid.UUID | str, *, budget: int = RUN_
     return RunResult(attempts=attempts, budget_spent=spent)
 
 
-def _drain(subscription_id: uuid.UUID | str, token: uuid.UUID, budget: int) -> int:
+def _drain(subscription_id: uuid.UUID | str, token: uuid.UUID, budget: int) -> tuple[int, bool]:
+    """The attempts made, and whether the run is stuck (the signing secret is unreadable)."""
     attempts = 0
     while attempts < budget and _renew(subscription_id, token):
         delivery = _head(subscription_id)
@@ -235,9 +242,10 @@ def _drain(subscription_id: uuid.UUID | str, token: uuid.UUID, budget: int) -> i
             break
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > timezone.now():
             break  # the oldest waits for its retry; the later ones wait behind it
-        _attempt(delivery)
+        if not _attempt(delivery):
+            return attempts, True
         attempts += 1
-    return attempts
+    return attempts, False
 
 
 # --- One attempt ------------------------------------------------------------------------------------
@@ -248,11 +256,19 @@ def body_of(payload: Any) -> bytes:
 
 
 def signing_secrets(subscription: Subscription, *, now: dt.datetime | None = None) -> list[str]:
-    """The current secret, and the previous one while its day of grace lasts."""
+    """The current secret, and the previous one while its day of grace lasts (unless it
+    cannot be decrypted: a partner who rotated after a lost key is not held back a day).
+    Raises signing.SecretUnreadable when the current one cannot be."""
     found = [signing.decrypt(subscription.secret_encrypted)]
     expires = subscription.previous_secret_expires_at
     if subscription.previous_secret_encrypted and expires is not None and expires > (now or timezone.now()):
-        found.append(signing.decrypt(subscription.previous_secret_encrypted))
+        try:
+            found.append(signing.decrypt(subscription.previous_secret_encrypted))
+        except signing.SecretUnreadable:
+            logger.warning(
+                "webhooks: subscription %s signs with its current secret only: no key decrypts the previous one",
+                subscription.pk,
+            )
     return found
 
 
@@ -276,7 +292,10 @@ def still_reaches(delivery: Delivery) -> bool:
     ).exists()
 
 
-def _attempt(delivery: Delivery) -> None:
+def _attempt(delivery: Delivery) -> bool:
+    """Send `delivery` once, or drop it if its enterprise no longer authorises the partner.
+    False when nothing could be done: the secret cannot be decrypted; the delivery is left
+    as it was."""
     subscription = delivery.subscription
     message = delivery.message
     started_at = timezone.now()
@@ -289,24 +308,23 @@ def _attempt(delivery: Delivery) -> None:
         logger.info(
             "webhooks: %s to subscription %s dropped: no longer authorised", message.webhook_id, subscription.pk
         )
-        return
-    body = body_of(message.payload)
+        return True
     try:
         keys = signing_secrets(subscription, now=started_at)
     except signing.SecretUnreadable:
-        logger.error("webhooks: cannot decrypt the secret of subscription %s", subscription.pk)
-        outcome = http.Outcome(
-            status_code=None,
-            error="not sent: the signing secret cannot be decrypted (WEBHOOKS_ENCRYPTION_KEY changed?)",
-            excerpt="",
-            retry_after=None,
-            duration_ms=0,
+        # Not the receiver's failure: no attempt, nothing counted; it waits for the key.
+        logger.error(
+            "webhooks: %s to subscription %s not sent: no key decrypts its signing secret (WEBHOOKS_ENCRYPTION_KEY,"
+            " or SECRET_KEY without the previous one in SECRET_KEY_FALLBACKS, changed); it stays pending",
+            message.webhook_id,
+            subscription.pk,
         )
-    else:
-        headers = signing.headers_for(
-            signing_secrets=keys, webhook_id=message.webhook_id, timestamp=int(time.time()), body=body
-        )
-        outcome = http.post(subscription.url, body=body, headers=headers)
+        return False
+    body = body_of(message.payload)
+    headers = signing.headers_for(
+        signing_secrets=keys, webhook_id=message.webhook_id, timestamp=int(time.time()), body=body
+    )
+    outcome = http.post(subscription.url, body=body, headers=headers)
     _record(delivery, outcome, started_at=started_at)
     log = logger.info if outcome.ok else logger.warning
     log(
@@ -316,6 +334,7 @@ def _attempt(delivery: Delivery) -> None:
         delivery.attempt_count + 1,
         outcome.status_code or outcome.error,
     )
+    return True
 
 
 def _retry_delay(outcome: http.Outcome, retry: int) -> float:

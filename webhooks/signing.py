@@ -9,6 +9,9 @@ library.
 The relay must read a secret to sign with it, so it is kept encrypted (Fernet), not
 digested, with keys from WEBHOOKS_ENCRYPTION_KEY: the first encrypts, all of them
 decrypt, so a new key can be put in front of the old one and the rows re-encrypted later.
+Without it, the keys are derived from SECRET_KEY (which encrypts) and each of
+SECRET_KEY_FALLBACKS (which decrypt), so rotating SECRET_KEY the Django way keeps the
+stored secrets readable.
 """
 
 from __future__ import annotations
@@ -77,8 +80,12 @@ def _current() -> MultiFernet:
     keys = settings.WEBHOOKS_ENCRYPTION_KEY
     if isinstance(keys, str):
         keys = [keys]
-    # Unset: derived from SECRET_KEY (which then must not change; see the settings).
-    return _fernet(tuple(str(key) for key in keys if key) or (f"SECRET_KEY:{settings.SECRET_KEY}",))
+    explicit = tuple(str(key) for key in keys if key)
+    if explicit:
+        return _fernet(explicit)
+    # Unset: SECRET_KEY encrypts; it and its fallbacks decrypt (Django's own rotation).
+    secret_keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return _fernet(tuple(f"SECRET_KEY:{key}" for key in secret_keys if key))
 
 
 def encrypt(secret: str) -> str:
@@ -86,12 +93,13 @@ def encrypt(secret: str) -> str:
 
 
 class SecretUnreadable(Exception):
-    """No key of WEBHOOKS_ENCRYPTION_KEY decrypts the stored secret (the key was changed,
-    or SECRET_KEY was rotated while the encryption key was derived from it)."""
+    """No key decrypts the stored secret: WEBHOOKS_ENCRYPTION_KEY was changed without the
+    old key behind the new one, or (without it) SECRET_KEY was changed without the old one
+    in SECRET_KEY_FALLBACKS."""
 
 
 def decrypt(token: str) -> str:
     try:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise SecretUnreadable("no WEBHOOKS_ENCRYPTION_KEY decrypts this webhook secret") from None
+        raise SecretUnreadable("no key decrypts this webhook secret") from None

@@ -354,6 +354,7 @@ def test_the_assigned_officer_corrects_the_cost_lines_during_review(client_for, 
         ("awaiting_supplement", "other_applicant"),
         ("draft", "officer"),  # drafts are visible to members only
         ("draft", "manager"),
+        ("awaiting_supplement", "partner"),  # a partner the enterprise has not authorised
     ],
 )
 def test_who_cannot_see_the_case_gets_404_on_cost_lines(request, client_for, case_in, state, persona):

@@ -369,7 +369,7 @@ def test_upload_needs_a_token(client_for, draft, documents_dir):
     assert what_is_stored(draft, documents_dir) == before
 
 
-@pytest.mark.parametrize("persona", ["other_applicant", "officer", "manager"])
+@pytest.mark.parametrize("persona", ["other_applicant", "officer", "manager", "partner"])
 def test_only_members_can_upload_to_a_draft_the_others_do_not_see_it(
     client_for, draft, documents_dir, persona, request
 ):

@@ -113,6 +113,7 @@ def test_members_officers_and_managers_read_eligibility_after_submission(request
         ("submitted", "other_applicant"),
         ("draft", "officer"),
         ("draft", "manager"),
+        ("submitted", "partner"),  # a partner the enterprise has not authorised
     ],
 )
 def test_who_cannot_see_the_case_gets_404_on_eligibility(request, client_for, case_in, state, persona):

@@ -1,6 +1,8 @@
 """No lost updates: cases and enterprises carry their version as a strong ETag, and every
 change honours If-Match (412 when the caller's copy is stale), checked by the service
-where the write happens, not only in the view."""
+where the write happens, not only in the view. The ETag is for If-Match only: the body
+depends on who asks and on the date, so a GET never answers 304, and every answer with an
+ETag is private to its caller."""
 
 from __future__ import annotations
 
@@ -57,7 +59,7 @@ def assert_stale(response: Any, current: int) -> None:
     assert response["ETag"] == etag(current)
 
 
-# --- Reading: the ETag and If-None-Match ------------------------------------------------
+# --- Reading: the ETag, for If-Match only -----------------------------------------------
 
 
 def test_case_detail_carries_its_version_as_a_strong_etag(client_for, case_in, applicant):
@@ -69,62 +71,102 @@ def test_case_detail_carries_its_version_as_a_strong_etag(client_for, case_in, a
     assert response["ETag"] == etag(case.version) == etag(response.json()["version"])
 
 
-def test_a_case_not_changed_since_is_not_modified(client_for, case_in, applicant):
+def vary(response: Any) -> list[str]:
+    return [field.strip() for field in response.get("Vary", "").split(",") if field.strip()]
+
+
+def assert_private(response: Any) -> None:
+    """Kept by no shared cache, and never handed to another token or language."""
+    assert response["Cache-Control"] == "private"
+    assert {"Authorization", "Accept-Language"} <= set(vary(response)), response.get("Vary")
+
+
+def test_an_answer_with_an_etag_is_private_to_its_caller(client_for, case_in, applicant, enterprise):
     case = case_in("draft")
     client = client_for(applicant)
 
-    for condition in (etag(case.version), f"W/{etag(case.version)}", f'"999", {etag(case.version)}', "*"):
-        response = client.get(case_url(case), headers={"If-None-Match": condition})
-        assert response.status_code == 304, condition
-        assert response.content == b""
-        assert response["ETag"] == etag(case.version)
+    answers = [
+        client.get(case_url(case)),
+        client.patch(case_url(case), {"title": "Riêng tư"}),
+        client.put(
+            case_url(case, "cost-lines/"),
+            {"cost_lines": [cost_line(invoice_date=timezone.localdate().isoformat())]},
+            format="json",
+        ),
+        client.post(case_url(case, "submit/"), {}),
+        client.get(enterprise_url(enterprise)),
+        client.patch(enterprise_url(enterprise), {"address": "9 Bà Triệu"}),
+    ]
+
+    for response in answers:
+        assert response.status_code == 200, (response.request["PATH_INFO"], response.content)
+        assert "ETag" in response
+        assert_private(response)
 
 
-def test_a_case_changed_since_is_sent_again(client_for, case_in, applicant):
+def test_a_new_case_or_enterprise_is_private_to_its_caller(client_for, applicant, enterprise, programme):
+    case = client_for(applicant).post(
+        "/api/v1/cases/",
+        {
+            "enterprise": str(enterprise.pk),
+            "programme": programme.code,
+            "support_type": "trademark",
+            "title": "Nhãn hiệu Chè Tâm Châu",
+            "requested_amount": 15_000_000,
+        },
+        format="json",
+    )
+
+    assert case.status_code == 201, case.content
+    assert_private(case)
+
+
+def test_a_manager_sending_the_officers_etag_gets_their_own_actions(client_for, case_in, officer, manager):
+    """The reviewer's case: the ETag names the case's version, not the body, which also holds
+    what the asker may do. If-None-Match is not answered: the manager gets the full body."""
+    case = case_in("in_review")
+    seen_by_officer = client_for(officer).get(case_url(case))
+
+    response = client_for(manager).get(case_url(case), headers={"If-None-Match": seen_by_officer["ETag"]})
+
+    assert response.status_code == 200
+    assert response["ETag"] == seen_by_officer["ETag"]
+    assert response.json()["allowed_actions"] != seen_by_officer.json()["allowed_actions"]
+
+
+@pytest.mark.parametrize("condition", ['"{v}"', 'W/"{v}"', '"999", "{v}"', "*"])
+def test_if_none_match_is_not_answered_with_304(client_for, case_in, applicant, enterprise, condition):
     case = case_in("draft")
     client = client_for(applicant)
-    old = etag(case.version)
-    assert client.patch(case_url(case), {"title": "Nhãn hiệu mới"}).status_code == 200
 
-    response = client.get(case_url(case), headers={"If-None-Match": old})
-
-    assert response.status_code == 200
-    assert response.json()["title"] == "Nhãn hiệu mới"
-    assert response["ETag"] == etag(case.version + 1)
+    for url, version in ((case_url(case), case.version), (enterprise_url(enterprise), enterprise.version)):
+        response = client.get(url, headers={"If-None-Match": condition.format(v=version)})
+        assert response.status_code == 200, url
+        assert response.json()["version"] == version
+        assert response["ETag"] == etag(version)
 
 
-def test_a_malformed_if_none_match_is_ignored(client_for, case_in, applicant):
-    case = case_in("draft")
-
-    response = client_for(applicant).get(case_url(case), headers={"If-None-Match": "no quotes"})
-
-    assert response.status_code == 200
-
-
-def test_the_etag_and_a_304_cost_no_query(client_for, case_in, officer):
+def test_the_etag_costs_no_query(client_for, case_in, officer):
     case = case_in("in_review")
     client = client_for(officer)
-    with CaptureQueriesContext(connection) as plain:
-        assert client.get(case_url(case)).status_code == 200
-    with CaptureQueriesContext(connection) as conditional:
-        assert client.get(case_url(case), headers={"If-None-Match": etag(case.version)}).status_code == 304
-    assert len(conditional.captured_queries) == len(plain.captured_queries) == 7
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(case_url(case))
+
+    assert response.status_code == 200
+    assert len(queries.captured_queries) == 7
 
 
-def test_a_case_another_enterprise_owns_is_404_whatever_the_condition(client_for, case_in, other_applicant):
-    case = case_in("draft")
+def test_the_schema_offers_no_conditional_get():
+    from drf_spectacular.generators import SchemaGenerator
 
-    response = client_for(other_applicant).get(case_url(case), headers={"If-None-Match": "*"})
+    schema = SchemaGenerator().get_schema(request=None, public=True)
 
-    assert_problem(response, 404)
-
-
-def test_the_etag_needs_a_token(client_for, case_in):
-    case = case_in("submitted")
-
-    response = client_for(None).get(case_url(case), headers={"If-None-Match": etag(case.version)})
-
-    assert_problem(response, 401)
+    for path in ("/api/v1/cases/{id}/", "/api/v1/enterprises/{id}/"):
+        get = schema["paths"][path]["get"]
+        assert "304" not in get["responses"], path
+        assert "If-None-Match" not in {parameter["name"] for parameter in get.get("parameters", [])}, path
+        assert "ETag" in get["responses"]["200"]["headers"], path
 
 
 # --- Changing a draft: PATCH and DELETE -----------------------------------------------------
@@ -457,16 +499,6 @@ def test_a_new_enterprise_is_version_one_with_its_address(client_for, applicant)
     assert response.status_code == 201, response.content
     assert (response.json()["version"], response["ETag"]) == (1, '"1"')
     assert response["Location"].endswith(f"/api/v1/enterprises/{response.json()['id']}/")
-
-
-def test_enterprise_detail_answers_if_none_match(client_for, applicant, enterprise):
-    client = client_for(applicant)
-
-    current = client.get(enterprise_url(enterprise), headers={"If-None-Match": '"1"'})
-    stale = client.get(enterprise_url(enterprise), headers={"If-None-Match": '"0"'})
-
-    assert (current.status_code, current["ETag"], current.content) == (304, '"1"', b"")
-    assert (stale.status_code, stale["ETag"]) == (200, '"1"')
 
 
 def test_an_enterprise_patch_on_a_stale_copy_is_412_and_changes_nothing(client_for, applicant, officer, enterprise):

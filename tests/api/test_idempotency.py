@@ -1,6 +1,8 @@
 """Safe retries: a POST with an Idempotency-Key acts once; a retry gets the first answer
 again (status, body, Location, ETag), another body under the same key is 422, a retry while
-the first runs is 409, and answers that changed nothing (409, 412, 5xx) are not kept."""
+the first runs is 409, and answers that changed nothing (409, 412, 5xx, a refusal given
+before the body was read) are not kept. A key belongs to a person, or to a partner's API
+key."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
@@ -23,12 +26,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from knox.models import AuthToken
 
-from api.idempotency import key_digest
+from accounts.roles import Role
+from api.idempotency import HashingStream, caller_for, key_digest
 from api.models import IdempotencyRecord, IdempotencyState
 from api.tasks import purge_idempotency_keys
 from cases import services as case_services
 from cases.models import Case, CaseEvent, Document, Milestone
+from partners import services as partner_services
+from partners.models import PartnerKey
 from tests.api.test_documents import CountingPayload, multipart_body, post_counted
+from tests.cases.test_files import EXECUTABLE_PE
 from tests.factories import PDF, UserFactory, add_member
 from tests.problems import assert_field_errors, assert_problem
 
@@ -57,7 +64,7 @@ def assert_replay_of(first: Any, retry: Any) -> None:
     """The retry is the first answer again, said to be one."""
     assert retry.status_code == first.status_code
     assert retry.content == first.content
-    for header in ("Content-Type", "Location", "ETag", "Content-Language"):
+    for header in ("Content-Type", "Location", "ETag", "Content-Language", "Cache-Control", "Vary"):
         assert retry.get(header) == first.get(header), header
     assert retry["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first
@@ -71,8 +78,12 @@ def table_bytes() -> bytes:
     return b"\n".join(bytes(v) if isinstance(v, (bytes, memoryview)) else str(v).encode() for row in rows for v in row)
 
 
-def record_for(user: Any, key: str = KEY) -> IdempotencyRecord:
-    return IdempotencyRecord.objects.get(digest=key_digest(user_id=user.pk, key=key))
+def digest_for(user: Any, key: str = KEY, *, partner_key: PartnerKey | None = None) -> str:
+    return key_digest(client=caller_for(user=user, auth=partner_key).client, key=key)
+
+
+def record_for(user: Any, key: str = KEY, *, partner_key: PartnerKey | None = None) -> IdempotencyRecord:
+    return IdempotencyRecord.objects.get(digest=digest_for(user, key, partner_key=partner_key))
 
 
 # --- A retry replays the first answer and does nothing again ------------------------------------
@@ -371,16 +382,102 @@ def test_an_upload_too_large_is_refused_before_a_byte_is_read_and_not_kept(clien
     assert not IdempotencyRecord.objects.exists()
 
 
-def test_a_refused_upload_is_refused_on_the_role_first_and_kept(client_for, case_in, officer):
+def test_an_upload_refused_on_the_role_reads_none_of_the_body_with_a_key(client_for, case_in, officer, settings):
+    """The officer may not upload: the view says 403 before reading a byte, and with a key
+    the middleware reads no more than without one (nor holds the transaction open for it)."""
+    settings.DOCUMENTS_MAX_UPLOAD_BYTES = 1000
     case = case_in("submitted")
     client = client_for(officer)
+    client.defaults["HTTP_IDEMPOTENCY_KEY"] = KEY
+    payloads = [CountingPayload(multipart_body(filename="big.pdf", content=PDF + b"x" * 3_000_000)) for _ in "12"]
 
-    first = _upload(client, case, "b1")
-    retry = _upload(client, case, "b2")
+    first, retry = (post_counted(client, case, payload) for payload in payloads)
 
     assert_problem(first, 403)
-    assert_replay_of(first, retry)
+    assert [payload.bytes_read for payload in payloads] == [0, 0]
+    assert not IdempotencyRecord.objects.exists()
+    # The refusal was not kept: the retry ran again, and was refused again, as itself.
+    assert_problem(retry, 403)
+    assert "Idempotent-Replayed" not in retry
+    assert retry.content == first.content
     assert not Document.objects.filter(case=case, kind="invoice").exists()
+
+
+def test_a_refusal_before_the_body_is_not_kept_so_the_same_key_acts_once_allowed(client_for, case_in):
+    """A refusal given before the view read the body frees the key: once the caller may
+    act, the same key runs the request."""
+    case = case_in("submitted")
+    newcomer = UserFactory(username="new-officer")
+    client = client_for(newcomer)
+    url = f"{CASES}{case.pk}/receive/"
+
+    refused = client.post(url, {"comment": "Đủ hồ sơ"}, format="json", headers=with_key())
+    newcomer.groups.add(Group.objects.get_or_create(name=Role.OFFICER)[0])
+    accepted = client.post(url, {"comment": "Đủ hồ sơ"}, format="json", headers=with_key())
+
+    assert_problem(refused, 404)  # not an officer yet: the case is not visible
+    assert accepted.status_code == 200, accepted.content
+    assert "Idempotent-Replayed" not in accepted
+    assert CaseEvent.objects.filter(case=case, action="receive").count() == 1
+
+
+def test_a_refusal_given_after_the_whole_body_was_read_is_kept(client_for, case_in, applicant):
+    case = case_in("draft")
+    client = client_for(applicant)
+    client.defaults["HTTP_IDEMPOTENCY_KEY"] = KEY
+    payloads = [CountingPayload(multipart_body(filename="hoa-don.pdf", content=EXECUTABLE_PE)) for _ in "12"]
+
+    first, retry = (post_counted(client, case, payload) for payload in payloads)
+
+    assert_problem(first, 415)  # judged on the file's bytes, so after reading them all
+    assert payloads[0].bytes_read == payloads[0].total
+    assert_replay_of(first, retry)
+    assert record_for(applicant).status_code == 415
+
+
+class _Pipe:
+    """A stream that does not say how much it holds, as a server's raw input may not."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def read(self, size: int = -1) -> bytes:
+        size = len(self._data) if size is None or size < 0 else size
+        chunk, self._data = self._data[:size], self._data[size:]
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        end = self._data.find(b"\n") + 1 or len(self._data)
+        return self.read(end if size is None or size < 0 else min(size, end))
+
+
+def _hashing(data: bytes, *, limited: bool) -> HashingStream:
+    from django.core.handlers.wsgi import LimitedStream
+    from django.test import RequestFactory
+
+    from api.idempotency import Fingerprint
+
+    stream = LimitedStream(_Pipe(data), len(data)) if limited else _Pipe(data)
+    return HashingStream(stream, Fingerprint(RequestFactory().post("/api/v1/x/", b"", content_type="text/plain")))
+
+
+@pytest.mark.parametrize("limited", [True, False], ids=["limited-stream", "plain-stream"])
+def test_the_stream_knows_when_the_body_was_read_to_its_end(limited):
+    partly = _hashing(b"0123456789", limited=limited)
+    assert partly.read(4) == b"0123"
+    assert not partly.ended
+    assert partly.read(6) == b"456789"
+    assert partly.ended or not limited  # a plain stream learns it from the next read
+    assert partly.read(64) == b""
+    assert partly.ended
+
+    whole = _hashing(b"line one\nline two", limited=limited)
+    assert whole.readline() == b"line one\n"
+    assert not whole.ended
+    assert whole.read() == b"line two"
+    assert whole.ended
+
+    assert _hashing(b"", limited=True).ended  # an empty body is read before it starts
 
 
 # --- Time: expiry and a request that died -------------------------------------------------------
@@ -420,9 +517,7 @@ def test_purging_deletes_only_expired_keys(client_for, applicant, enterprise, pr
     assert "2 expired" in capsys.readouterr().out
     assert purge_idempotency_keys() == 0
 
-    assert list(IdempotencyRecord.objects.values_list("digest", flat=True)) == [
-        key_digest(user_id=applicant.pk, key="fresh")
-    ]
+    assert list(IdempotencyRecord.objects.values_list("digest", flat=True)) == [digest_for(applicant, "fresh")]
 
 
 def test_the_beat_schedule_purges_every_hour(settings):
@@ -474,7 +569,71 @@ def test_a_partners_retried_milestone_is_recorded_once(key_client, ip_agent, cas
     assert_replay_of(first, retry)
     assert Milestone.objects.filter(case=case).count() == 1
     assert CaseEvent.objects.filter(case=case, action="milestone").count() == 1
-    assert record_for(partner.user).state == IdempotencyState.COMPLETED
+    assert record_for(partner.user, partner_key=PartnerKey.objects.get(partner=partner)).state == (
+        IdempotencyState.COMPLETED
+    )
+
+
+def _disburse(client: Any, case: Case, key: str = KEY) -> Any:
+    body = {"amount": 10_000_000, "paid_on": timezone.localdate().isoformat(), "payment_reference": "UNC-2026-11"}
+    return client.post(f"{CASES}{case.pk}/disburse/", body, format="json", headers=with_key(key))
+
+
+def test_a_partners_other_key_does_not_get_the_first_keys_answer(key_client, ip_agent, case_in, manager):
+    """A replay runs no authorisation, so a key belongs to the API key it came with: the
+    partner's webhooks-only key, sending the same key and body as its payments key, is a
+    new request of its own, refused for want of scope, and sees nothing of the case."""
+    partner, raw = ip_agent
+    case = case_in("approved")
+    _webhooks_key, webhooks_raw = partner_services.key_create(
+        actor=manager, partner=partner, name="Chỉ webhook", scopes=["webhooks"]
+    )
+
+    paid = _disburse(key_client(raw), case)
+    other = _disburse(key_client(webhooks_raw), case)
+    again = _disburse(key_client(raw), case)
+
+    assert paid.status_code == 200, paid.content
+    assert "payments:write" in assert_problem(other, 403)["detail"]
+    assert "Idempotent-Replayed" not in other
+    assert {"state", "reference", "allowed_actions"}.isdisjoint(other.json())  # nothing of the case
+    assert_replay_of(paid, again)  # the paying key still gets its own answer again
+    assert CaseEvent.objects.filter(case=case, action="disburse").count() == 1
+
+
+def test_a_partners_two_keys_keep_their_own_records(key_client, ip_agent, case_in, manager):
+    partner, raw = ip_agent
+    case = case_in("approved")
+    second, second_raw = partner_services.key_create(
+        actor=manager, partner=partner, name="Khóa dự phòng", scopes=["payments:write", "cases:read"]
+    )
+
+    first = _disburse(key_client(raw), case)
+    from_second = _disburse(key_client(second_raw), case)  # runs: the case is disbursed already
+
+    assert first.status_code == 200, first.content
+    assert assert_problem(from_second, 409)["code"] == "transition_not_allowed"
+    first_key = PartnerKey.objects.exclude(pk=second.pk).get(partner=partner)
+    assert record_for(partner.user, partner_key=first_key).status_code == 200
+    assert not IdempotencyRecord.objects.filter(digest=digest_for(partner.user, partner_key=second)).exists()
+    assert not IdempotencyRecord.objects.filter(digest=digest_for(partner.user)).exists()
+
+
+def test_a_person_who_signs_in_again_still_gets_the_replay(client_for, case_in, applicant):
+    """A person's key belongs to the person, not to the token: the answer lost with a
+    session that ended is still there after signing in again."""
+    case = case_in("draft")
+    first_token, first_raw = AuthToken.objects.create(user=applicant)
+    first = client_for(None)
+    first.credentials(HTTP_AUTHORIZATION=f"Bearer {first_raw}")
+
+    submitted = first.post(f"{CASES}{case.pk}/submit/", {}, format="json", headers=with_key())
+    first_token.delete()  # signed out
+    retry = client_for(applicant).post(f"{CASES}{case.pk}/submit/", {}, format="json", headers=with_key())
+
+    assert submitted.status_code == 200, submitted.content
+    assert_replay_of(submitted, retry)
+    assert CaseEvent.objects.filter(case=case, action="submit").count() == 1
 
 
 # --- What the table holds ------------------------------------------------------------------------
@@ -530,7 +689,7 @@ def test_a_retry_while_the_first_request_runs_is_409(live_server, case_in, appli
     # What the first request leaves, committed, while its view runs: its reservation.
     now = timezone.now()
     IdempotencyRecord.objects.create(
-        digest=key_digest(user_id=applicant.pk, key=KEY),
+        digest=digest_for(applicant),
         user=applicant,
         locked_at=now,
         expires_at=now + dt.timedelta(days=1),

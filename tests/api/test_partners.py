@@ -564,8 +564,6 @@ def test_a_partner_user_signed_in_with_a_token_has_no_scopes(client_for, case_in
     [
         ("get", "cost-lines/"),
         ("put", "cost-lines/"),
-        ("get", "eligibility/"),
-        ("get", "checklist/"),
         ("post", "documents/"),
         ("post", "claim-allowances/"),
         ("patch", ""),
@@ -592,3 +590,61 @@ def test_a_partner_with_the_read_scope_reads_the_programmes(key_client, portal, 
     response = key_client(raw).get("/api/v1/programmes/")
 
     assert [row["code"] for row in response.json()["results"]] == [programme.code]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "cost-lines/"), ("post", "submit/"), ("put", "cost-lines/"), ("get", "")],
+)
+def test_a_case_a_partner_cannot_see_is_a_404_even_where_partners_may_not_go(
+    key_client, enterprise, case_in, other_applicant, other_enterprise, method, path
+):
+    """Invisible objects are 404, never 403 (API.md), whatever the endpoint or the scope."""
+    theirs = case_in("submitted", member=other_applicant, enterprise=other_enterprise)
+    _partner, raw = make_partner(scopes=["payments:write"], enterprises=[enterprise])
+    client = key_client(raw)
+
+    for case_id in (theirs.pk, "00000000-0000-0000-0000-000000000000"):
+        body = assert_problem(getattr(client, method)(f"/api/v1/cases/{case_id}/{path}", {}, format="json"), 404)
+        assert body["code"] == "case_not_found"
+
+
+def test_a_partner_sees_no_enterprise(key_client, ip_agent, enterprise):
+    _partner, raw = ip_agent
+
+    assert_problem(key_client(raw).get(f"/api/v1/enterprises/{enterprise.pk}/"), 404)
+    assert_problem(key_client(raw).get(f"/api/v1/enterprises/{enterprise.pk}/partners/"), 404)
+
+
+def test_the_partner_lists_cost_a_fixed_number_of_queries(
+    client_for, manager, applicant, enterprise, django_assert_num_queries
+):
+    for number in range(4):
+        _partner, _raw = make_partner(name=f"Đại lý {number}", enterprises=[enterprise], created_by=manager)
+    people = client_for(manager)
+    owner = client_for(applicant)
+    people.get("/api/v1/me/")
+    owner.get("/api/v1/me/")
+
+    # token, principal, the page (with each partner's user)
+    with django_assert_num_queries(3):
+        assert len(people.get("/api/v1/partners/").json()["results"]) == 4
+    # token, principal, the enterprise, the page (with partners, their users and granters)
+    with django_assert_num_queries(4):
+        assert len(owner.get(f"/api/v1/enterprises/{enterprise.pk}/partners/").json()["results"]) == 4
+
+
+def test_a_new_partner_has_its_address_in_location(client_for, manager):
+    response = _create_partner(client_for(manager))
+
+    assert response["Location"].endswith(f"/api/v1/partners/{response.json()['id']}/")
+
+
+def test_a_payment_partner_checks_the_checklist_before_paying(key_client, enterprise, case_in):
+    case = case_in("approved")
+    _partner, raw = make_partner(name="Kho bạc", scopes=["payments:write", "cases:read"], enterprises=[enterprise])
+
+    response = key_client(raw).get(f"/api/v1/cases/{case.pk}/checklist/")
+
+    assert response.status_code == 200, response.content
+    assert "complete_for_payment" in response.json()

@@ -16,6 +16,7 @@ from django.utils import timezone
 from partners.models import PartnerEvent
 from tests.factories import make_partner
 from tests.problems import assert_field_errors, assert_problem
+from tests.webhooks.conftest import LOOPBACK
 from tests.webhooks.receiver import Receiver, Reply
 from webhooks import relay, signing
 from webhooks.models import Delivery, DeliveryStatus, Subscription
@@ -323,7 +324,8 @@ def test_deliveries_are_listed_newest_first_and_filtered_by_status(existing, age
 
 
 def test_a_delivery_shows_what_was_sent_and_every_attempt(ip_agent, key_client, case_in, settings):
-    settings.WEBHOOKS_ALLOW_HTTP = settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True
+    settings.WEBHOOKS_ALLOW_HTTP = True
+    settings.WEBHOOKS_ALLOWED_NETWORKS = LOOPBACK
     receiver = Receiver()
     try:
         receiver.plan = [Reply(503, body=b"maintenance"), Reply(200, body=b"thanks")]
@@ -364,21 +366,77 @@ def test_a_delivered_message_can_be_redelivered_with_the_same_webhook_id(existin
     assert_problem(agent_client.post(path), 409)  # already on its way
 
 
+def _queries(client: Any, path: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(path).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_deliveries_about_an_enterprise_that_withdrew_its_authorisation_are_no_longer_shown(
+    ip_agent, key_client, client_for, applicant, enterprise, manager, case_in, settings
+):
+    settings.WEBHOOKS_ALLOW_HTTP = True
+    settings.WEBHOOKS_ALLOWED_NETWORKS = LOOPBACK
+    receiver = Receiver()
+    try:
+        client = key_client(ip_agent[1])
+        base = f"/api/v1/webhooks/{_create(client, url=receiver.url).json()['id']}/"
+        case = case_in("submitted")
+        relay.deliver_due()
+    finally:
+        receiver.close()
+    [sent] = client.get(f"{base}deliveries/").json()["results"]
+    assert sent["status"] == "delivered"
+    ping = client.post(f"{base}ping/").json()  # about no enterprise
+    cost = _queries(client, f"{base}deliveries/")
+
+    withdrawn = client_for(applicant).delete(f"/api/v1/enterprises/{enterprise.pk}/partners/{ip_agent[0].pk}/")
+
+    assert withdrawn.status_code == 204, withdrawn.content
+    assert_problem(client.get(f"/api/v1/cases/{case.pk}/"), 404)
+    assert [row["id"] for row in client.get(f"{base}deliveries/").json()["results"]] == [ping["id"]]
+    assert_problem(client.get(f"{base}deliveries/{sent['id']}/"), 404)
+    assert_problem(client.post(f"{base}deliveries/{sent['id']}/redeliver/"), 404)
+    assert Delivery.objects.get(pk=sent["id"]).status == DeliveryStatus.DELIVERED  # not sent again
+    assert client.get(f"{base}deliveries/{ping['id']}/").status_code == 200
+    assert _queries(client, f"{base}deliveries/") == cost == 4
+    # managers still see everything, to help
+    staff = client_for(manager)
+    assert {row["id"] for row in staff.get(f"{base}deliveries/").json()["results"]} == {sent["id"], ping["id"]}
+    detail = staff.get(f"{base}deliveries/{sent['id']}/").json()
+    assert detail["payload"]["data"]["case"]["reference"] == case.reference
+
+
+def test_a_partner_that_serves_every_enterprise_sees_every_delivery(portal, key_client, case_in):
+    client = key_client(portal[1])
+    base = f"/api/v1/webhooks/{_create(client, event_types=EVERY_TYPE).json()['id']}/"
+    case = case_in("submitted")
+
+    [row] = client.get(f"{base}deliveries/").json()["results"]
+
+    assert row["case"] == str(case.pk)
+    assert client.get(f"{base}deliveries/{row['id']}/").json()["payload"]["data"]["case"]["reference"] == (
+        case.reference
+    )
+
+
 # --- Cost ---------------------------------------------------------------------------------------------
 
 
-def test_lists_cost_the_same_whatever_their_length(existing, agent_client, case_in):
+def test_lists_cost_the_same_whatever_their_length(existing, agent_client, case_in, client_for, manager):
     subscription, _delivery = existing
 
-    def queries(path: str) -> int:
-        with CaptureQueriesContext(connection) as ctx:
-            assert agent_client.get(path).status_code == 200
-        return len(ctx.captured_queries)
+    staff = client_for(manager)
+
+    def queries(path: str) -> tuple[int, int]:
+        return _queries(agent_client, path), _queries(staff, path)
 
     deliveries = f"/api/v1/webhooks/{subscription.pk}/deliveries/"
     before = (queries("/api/v1/webhooks/"), queries(deliveries))
     _create(agent_client)
     case_in("submitted")
     case_in("submitted")
-    # key, partner's reach, the page (with its partner or message joined)
-    assert (queries("/api/v1/webhooks/"), queries(deliveries)) == before == (3, 4)
+    agent_client.post(f"/api/v1/webhooks/{subscription.pk}/ping/")
+    # key and reach (a manager: token and roles), [the subscription,] the page with its
+    # partner or message joined
+    assert (queries("/api/v1/webhooks/"), queries(deliveries)) == before == ((3, 3), (4, 4))

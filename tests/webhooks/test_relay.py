@@ -153,6 +153,42 @@ def test_410_gone_disables_the_subscription_at_once_until_the_partner_enables_it
     assert (subscription.is_active, subscription.disabled_reason, subscription.consecutive_failures) == (True, "", 0)
 
 
+def test_events_while_a_subscription_is_disabled_wait_for_it_and_arrive_in_order(
+    subscribe, receiver, case_in, ip_agent
+):
+    """Disabled by a 410 or paused by its partner, a subscription still collects what
+    happens; re-enabled, it gets all of it, in order. Nothing is lost."""
+    subscription, _secret = subscribe(receiver.url)
+    receiver.plan = [Reply(410)]
+    case_in("submitted")
+    relay.deliver_due()
+    subscription.refresh_from_db()
+    assert not subscription.is_active
+
+    case_in("in_review")  # submitted, then received, while disabled
+    missed = _ids(subscription)
+    relay.deliver_due()
+    assert len(missed) == 4
+    assert len(receiver.received) == 1  # nothing is sent while disabled
+
+    services.subscription_update(actor=as_partner(ip_agent[0]), subscription=subscription, data={"is_active": True})
+    relay.deliver_due()
+
+    assert receiver.ids()[1:] == missed
+    assert {d.status for d in _deliveries(subscription)} == {"delivered"}
+
+
+def test_the_payload_shows_times_as_the_api_does_and_the_events_position(subscribe, receiver, case_in):
+    subscribe(receiver.url)
+    case = case_in("submitted")
+    relay.deliver_due()
+
+    event = receiver.received[0].json()["data"]["event"]
+
+    assert event["at"].endswith("+07:00")
+    assert event["seq"] == CaseEvent.objects.get(case=case, action="submit").seq
+
+
 def test_a_delivery_that_used_up_its_schedule_fails_and_the_next_one_goes(subscribe, receiver, case_in, settings):
     settings.WEBHOOKS_MAX_ATTEMPTS = 2
     settings.WEBHOOKS_BACKOFF_BASE_SECONDS = 0
@@ -193,6 +229,7 @@ def test_too_many_failures_in_a_row_disable_the_subscription(subscribe, receiver
 
 def test_an_answer_slower_than_the_timeout_is_a_failed_attempt(subscribe, receiver, case_in, settings):
     settings.WEBHOOKS_TIMEOUT_SECONDS = 0.5
+    settings.WEBHOOKS_BACKOFF_BASE_SECONDS = 30  # one attempt, not a retry a moment later
     subscription, _secret = subscribe(receiver.url)
     receiver.plan = [Reply(delay=3)]
     case_in("submitted")
@@ -208,6 +245,7 @@ def test_an_answer_slower_than_the_timeout_is_a_failed_attempt(subscribe, receiv
 def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline(subscribe, receiver, case_in, settings):
     # Each byte comes well within the timeout, so only a deadline on the whole exchange stops it.
     settings.WEBHOOKS_TIMEOUT_SECONDS = 0.5
+    settings.WEBHOOKS_BACKOFF_BASE_SECONDS = 30
     subscription, _secret = subscribe(receiver.url)
     receiver.plan = [Reply(headers={"X-Padding": "p" * 100}, trickle=0.05)]
     case_in("submitted")
@@ -219,7 +257,8 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline(subscrib
     assert attempt.duration_ms < 1500
 
 
-def test_redirects_are_not_followed(subscribe, receiver, case_in):
+def test_redirects_are_not_followed(subscribe, receiver, case_in, settings):
+    settings.WEBHOOKS_BACKOFF_BASE_SECONDS = 30
     subscription, _secret = subscribe(receiver.url)
     receiver.plan = [Reply(302, headers={"Location": "http://127.0.0.1:9/elsewhere"})]
     case_in("submitted")
@@ -234,8 +273,10 @@ def test_redirects_are_not_followed(subscribe, receiver, case_in):
 def test_the_connection_is_refused_when_a_saved_name_now_leads_inside(subscribe, receiver, case_in, settings):
     # Saved while allowed; then the name "moved" inside as far as the rules go (DNS rebinding
     # looks the same to the relay: a name that passed the check now resolves to 127.0.0.1).
+    # Opening a private network for a provincial receiver does not open loopback.
     subscription, _secret = subscribe(f"http://localhost:{receiver.port}/hooks")
-    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = False
+    settings.WEBHOOKS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    settings.WEBHOOKS_BACKOFF_BASE_SECONDS = 30  # one attempt, not a retry a moment later
     case_in("submitted")
 
     relay.deliver_due()
@@ -248,7 +289,8 @@ def test_the_connection_is_refused_when_a_saved_name_now_leads_inside(subscribe,
 
 def test_https_connections_are_checked_before_the_tls_handshake(subscribe, receiver, case_in, settings):
     subscription, _secret = subscribe(f"https://localhost:{receiver.port}/hooks")
-    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = False
+    settings.WEBHOOKS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    settings.WEBHOOKS_BACKOFF_BASE_SECONDS = 30  # one attempt, not a retry a moment later
     case_in("submitted")
 
     relay.deliver_due()
@@ -258,7 +300,8 @@ def test_https_connections_are_checked_before_the_tls_handshake(subscribe, recei
     assert receiver.received == []
 
 
-def test_the_receivers_certificate_is_verified(subscribe, case_in, tmp_path, monkeypatch):
+def test_the_receivers_certificate_is_verified(subscribe, case_in, tmp_path, monkeypatch, settings):
+    settings.WEBHOOKS_BACKOFF_BASE_SECONDS = 30
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "receiver.crt"))  # ignored: no trust from the environment
     receiver = Receiver(tls=self_signed_context(tmp_path))
     try:
@@ -273,6 +316,23 @@ def test_the_receivers_certificate_is_verified(subscribe, case_in, tmp_path, mon
     assert attempt.error.startswith("TLS failed:")
     assert "CERTIFICATE_VERIFY_FAILED" in attempt.error
     assert receiver.received == []
+
+
+def test_proxies_from_the_environment_are_not_used(subscribe, receiver, case_in, monkeypatch):
+    # A proxy would hide the peer from the guard (and see every body): the relay's session
+    # does not trust the environment. Nothing listens on the discard port.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    subscription, _secret = subscribe(receiver.url)
+    case_in("submitted")
+
+    relay.deliver_due()
+
+    assert len(receiver.received) == 1
+    [delivery] = _deliveries(subscription)
+    assert (delivery.status, delivery.attempt_count) == ("delivered", 1)
 
 
 def test_an_enterprise_that_withdraws_its_authorisation_is_not_reported_on_any_more(
@@ -466,3 +526,66 @@ def test_a_redelivery_carries_the_same_webhook_id_on_a_fresh_schedule(subscribe,
         (1, 500, False),
         (2, 200, True),
     ]
+
+
+# --- Secrets the relay cannot decrypt ------------------------------------------------------------
+
+
+def test_secrets_stay_readable_when_the_secret_key_is_rotated_the_django_way(subscribe, receiver, case_in, settings):
+    settings.WEBHOOKS_ENCRYPTION_KEY = []
+    old_key = settings.SECRET_KEY
+    _subscription, secret = subscribe(receiver.url)
+    settings.SECRET_KEY = "rotated-secret-key-" + "y" * 40
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    case_in("submitted")
+
+    assert relay.deliver_due() == 1
+
+    [request] = receiver.received
+    assert Webhook(secret).verify(request.body, request.headers)
+
+
+def test_an_unreadable_secret_is_not_the_receivers_failure_and_the_delivery_waits_for_the_key(
+    subscribe, receiver, case_in, settings, caplog
+):
+    settings.WEBHOOKS_ENCRYPTION_KEY = []
+    settings.WEBHOOKS_DISABLE_AFTER_FAILURES = 1
+    old_key = settings.SECRET_KEY
+    subscription, secret = subscribe(receiver.url)
+    case_in("submitted")
+    case_in("submitted")
+    settings.SECRET_KEY = "rotated-secret-key-" + "y" * 40  # and the old one forgotten
+
+    assert relay.deliver_due() == 0
+    assert relay.deliver_subscription(subscription.pk) == relay.RunResult(attempts=0, budget_spent=False)
+
+    assert receiver.received == []
+    assert not Attempt.objects.filter(delivery__subscription=subscription).exists()
+    assert [(d.status, d.attempt_count, d.last_error) for d in _deliveries(subscription)] == [("pending", 0, "")] * 2
+    subscription.refresh_from_db()
+    assert (subscription.is_active, subscription.consecutive_failures) == (True, 0)
+    assert [r.levelname for r in caplog.records if "no key decrypts its signing secret" in r.message] == ["ERROR"] * 2
+
+    settings.SECRET_KEY_FALLBACKS = [old_key]  # the operator puts the old key back
+    assert relay.deliver_due() == 2
+
+    assert receiver.ids() == _ids(subscription)
+    for request in receiver.received:
+        Webhook(secret).verify(request.body, request.headers)
+
+
+def test_a_previous_secret_that_cannot_be_read_does_not_hold_deliveries_back(
+    subscribe, receiver, case_in, ip_agent, settings
+):
+    # The key was lost; the partner rotates to get a secret the relay can read again.
+    settings.WEBHOOKS_ENCRYPTION_KEY = []
+    subscription, _lost = subscribe(receiver.url)
+    settings.SECRET_KEY = "rotated-secret-key-" + "y" * 40
+    subscription, secret = services.secret_rotate(actor=as_partner(ip_agent[0]), subscription=subscription)
+    case_in("submitted")
+
+    assert relay.deliver_due() == 1
+
+    [request] = receiver.received
+    assert len(request.headers["webhook-signature"].split(" ")) == 1
+    assert Webhook(secret).verify(request.body, request.headers)

@@ -22,6 +22,7 @@ import pytest
 from django.db import connection
 from standardwebhooks import Webhook
 
+from tests.webhooks.conftest import LOOPBACK
 from tests.webhooks.receiver import Receiver, Reply
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Subscription
 
@@ -55,7 +56,7 @@ class Cluster:
             "CELERY_BROKER_URL": BROKER,
             "WEBHOOKS_QUEUE": queue,
             "WEBHOOKS_ALLOW_HTTP": "1",
-            "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "1",
+            "WEBHOOKS_ALLOWED_NETWORKS": ",".join(LOOPBACK),
             "WEBHOOKS_TIMEOUT_SECONDS": "3",
             "WEBHOOKS_LEASE_SECONDS": str(LEASE_SECONDS),
             "WEBHOOKS_BACKOFF_BASE_SECONDS": "0.2",
@@ -131,7 +132,8 @@ def cluster(tmp_path: Path, settings: Any) -> Iterator[Cluster]:
     saved = (app.conf.broker_url, app.conf.task_default_queue)
     settings.CELERY_BROKER_URL = app.conf.broker_url = BROKER
     settings.WEBHOOKS_QUEUE = app.conf.task_default_queue = queue
-    settings.WEBHOOKS_ALLOW_HTTP = settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True
+    settings.WEBHOOKS_ALLOW_HTTP = True
+    settings.WEBHOOKS_ALLOWED_NETWORKS = LOOPBACK
     reset_pools()
     running = Cluster(tmp_path, queue)
     try:

@@ -78,3 +78,32 @@ def test_without_an_encryption_key_it_is_derived_from_the_secret_key(settings):
     settings.SECRET_KEY = "another-secret-key-" + "x" * 40
     with pytest.raises(signing.SecretUnreadable):
         signing.decrypt(stored)
+
+
+def test_a_secret_key_rotated_the_django_way_still_reads_what_the_old_one_wrote(settings):
+    settings.WEBHOOKS_ENCRYPTION_KEY = []
+    settings.SECRET_KEY = "old-secret-key-" + "o" * 40
+    settings.SECRET_KEY_FALLBACKS = []
+    stored = signing.encrypt("whsec_c2VjcmV0")
+
+    settings.SECRET_KEY = "new-secret-key-" + "n" * 40
+    settings.SECRET_KEY_FALLBACKS = ["older-secret-key-" + "e" * 40, "old-secret-key-" + "o" * 40]
+    assert signing.decrypt(stored) == "whsec_c2VjcmV0"
+
+    # what is written now is written with the new SECRET_KEY: it needs no fallback
+    fresh = signing.encrypt("whsec_bmV3")
+    settings.SECRET_KEY_FALLBACKS = []
+    assert signing.decrypt(fresh) == "whsec_bmV3"
+    with pytest.raises(signing.SecretUnreadable):
+        signing.decrypt(stored)
+
+
+def test_an_explicit_encryption_key_ignores_the_secret_keys(settings):
+    settings.WEBHOOKS_ENCRYPTION_KEY = ["explicit-key-0123456789abcdef0123456789"]
+    stored = signing.encrypt("whsec_c2VjcmV0")
+    settings.SECRET_KEY = "another-secret-key-" + "x" * 40
+    assert signing.decrypt(stored) == "whsec_c2VjcmV0"
+    settings.WEBHOOKS_ENCRYPTION_KEY = []
+    settings.SECRET_KEY_FALLBACKS = ["explicit-key-0123456789abcdef0123456789"]
+    with pytest.raises(signing.SecretUnreadable):  # a SECRET_KEY-derived key is another key
+        signing.decrypt(stored)
