@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from accounts.roles import principal_for
-from applicants.models import Enterprise, Membership
+from applicants.models import Enterprise, Membership, MembershipRole
 from common.exceptions import NotFound
 
 
@@ -31,3 +31,8 @@ def enterprise_get_visible(*, user: User, enterprise_id: uuid.UUID | str) -> Ent
 
 def memberships_of(*, user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("enterprise").order_by("enterprise__name")
+
+
+def is_owner(*, user: User, enterprise: Enterprise) -> bool:
+    """Owners add members and authorise partners on the enterprise's behalf."""
+    return Membership.objects.filter(enterprise=enterprise, user=user, role=MembershipRole.OWNER).exists()

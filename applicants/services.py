@@ -13,7 +13,7 @@ from stdnum.vn import mst
 
 from accounts.models import User
 from accounts.roles import Role, forget_principal, principal_for
-from applicants import divisions
+from applicants import divisions, selectors
 from applicants.models import Enterprise, LegalForm, Membership, MembershipRole
 from applicants.sizing import size_class_for
 from applicants.startup import young_enough
@@ -249,8 +249,7 @@ def membership_add(
     """
     if added_by is not None:
         principal = principal_for(added_by)
-        is_owner = Membership.objects.filter(enterprise=enterprise, user=added_by, role=MembershipRole.OWNER).exists()
-        if not (is_owner or principal.has(Role.ADMIN)):
+        if not (selectors.is_owner(user=added_by, enterprise=enterprise) or principal.has(Role.ADMIN)):
             raise NotAllowed(_("Only an owner of the enterprise can add members."))
     if Membership.objects.filter(enterprise=enterprise, user=user).exists():
         raise ValidationFailed.single("user", "already_member", _("The user is already a member of this enterprise."))

@@ -78,9 +78,11 @@ class PartnerKey(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
 
-    def is_usable(self, now: object = None) -> bool:
-        moment = now or timezone.now()
-        return self.revoked_at is None and self.expires_at > moment  # type: ignore[operator]
+
+class AuthorisationQuerySet(models.QuerySet["Authorisation"]):
+    def live(self) -> AuthorisationQuerySet:
+        """Granted and not withdrawn: what a partner's reach is made of."""
+        return self.filter(revoked_at__isnull=True)
 
 
 class Authorisation(models.Model):
@@ -95,6 +97,8 @@ class Authorisation(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+
+    objects = AuthorisationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-granted_at", "id"]

@@ -61,7 +61,8 @@ def enterprise_authorisations(*, enterprise: Enterprise) -> QuerySet[Authorisati
     """The partners an enterprise authorises now (the caller has checked it may see the
     enterprise)."""
     return (
-        Authorisation.objects.filter(enterprise=enterprise, revoked_at__isnull=True)
+        Authorisation.objects.live()
+        .filter(enterprise=enterprise)
         .select_related("partner__user", "granted_by")
         .order_by("-granted_at", "id")
     )

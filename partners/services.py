@@ -25,7 +25,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import PartnerGrant, Role, principal_for
-from applicants.models import Enterprise, Membership, MembershipRole
+from applicants import selectors as applicant_selectors
+from applicants.models import Enterprise
 from common.exceptions import FieldError, NotAllowed, ValidationFailed
 from partners.exceptions import AlreadyAuthorised, InvalidKey
 from partners.models import Access, Authorisation, Partner, PartnerEvent, PartnerKey, Scope
@@ -222,9 +223,7 @@ def grant_for(key: PartnerKey) -> PartnerGrant:
     enterprise_ids: frozenset[uuid.UUID] | None = None
     if partner.access != Access.ALL:
         enterprise_ids = frozenset(
-            Authorisation.objects.filter(partner=partner, revoked_at__isnull=True).values_list(
-                "enterprise_id", flat=True
-            )
+            Authorisation.objects.live().filter(partner=partner).values_list("enterprise_id", flat=True)
         )
     return PartnerGrant(
         partner_id=partner.pk, key_id=key.pk, scopes=frozenset(key.scopes), enterprise_ids=enterprise_ids
@@ -232,8 +231,7 @@ def grant_for(key: PartnerKey) -> PartnerGrant:
 
 
 def _require_owner(*, actor: User, enterprise: Enterprise, message: Any) -> None:
-    owner = Membership.objects.filter(enterprise=enterprise, user=actor, role=MembershipRole.OWNER).exists()
-    if not owner:
+    if not applicant_selectors.is_owner(user=actor, enterprise=enterprise):
         raise NotAllowed(message)
 
 

@@ -65,9 +65,7 @@ def case_event_payload(*, case: Case, event: CaseEvent, event_type: str) -> dict
 
 def subscriptions_for(*, event_type: str, enterprise_id: uuid.UUID) -> list[Subscription]:
     """Subscriptions of active partners that reach this enterprise and want this type."""
-    authorised = Authorisation.objects.filter(
-        partner_id=OuterRef("partner_id"), enterprise_id=enterprise_id, revoked_at__isnull=True
-    )
+    authorised = Authorisation.objects.live().filter(partner_id=OuterRef("partner_id"), enterprise_id=enterprise_id)
     # A disabled subscription (paused by its partner, or after a 410 or too many failures)
     # still collects its deliveries: re-enabled, it gets everything it missed, in order.
     candidates = (

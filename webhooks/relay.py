@@ -287,9 +287,7 @@ def still_reaches(delivery: Delivery) -> bool:
     enterprise_id = delivery.message.enterprise_id
     if enterprise_id is None or partner.access == Access.ALL:
         return True
-    return Authorisation.objects.filter(
-        partner_id=partner.pk, enterprise_id=enterprise_id, revoked_at__isnull=True
-    ).exists()
+    return Authorisation.objects.live().filter(partner_id=partner.pk, enterprise_id=enterprise_id).exists()
 
 
 def _attempt(delivery: Delivery) -> bool:

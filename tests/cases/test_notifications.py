@@ -4,15 +4,12 @@ against a real worker and the machine's Redis."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,30 +19,8 @@ from django.db import connection
 
 from cases import notifications, services
 from cases.models import Case
+from tests.broker import broker_for_this_test
 from tests.factories import UserFactory, add_member
-
-
-@contextlib.contextmanager
-def broker_for_this_test(settings: Any, url: str, queue: str | None = None) -> Iterator[None]:
-    """Point the web side at `url` (and `queue`), with fresh connection pools, and put
-    everything back afterwards: Celery caches its pools across the suite."""
-    from backend.celery import app
-
-    def reset_pools() -> None:
-        app._pool = None
-        if "amqp" in app.__dict__:
-            app.amqp._producer_pool = None
-
-    saved = (app.conf.broker_url, app.conf.task_default_queue)
-    settings.CELERY_BROKER_URL = app.conf.broker_url = url
-    if queue:
-        app.conf.task_default_queue = queue
-    reset_pools()
-    try:
-        yield
-    finally:
-        app.conf.broker_url, app.conf.task_default_queue = saved
-        reset_pools()
 
 
 def test_a_state_change_mails_each_member_once_in_their_language(

@@ -18,6 +18,7 @@ from standardwebhooks import Webhook
 
 from cases.models import Case, CaseEvent
 from partners import services as partner_services
+from tests.broker import broker_for_this_test
 from tests.webhooks.conftest import as_partner
 from tests.webhooks.receiver import Receiver, Reply, self_signed_context
 from webhooks import outbox, relay, services
@@ -440,7 +441,6 @@ def test_without_a_broker_nothing_is_sent_from_the_request_itself(
 def test_a_broker_that_cannot_be_reached_costs_one_try_then_the_sweep_takes_over(
     subscribe, receiver, settings, caplog, monkeypatch
 ):
-    from tests.cases.test_notifications import broker_for_this_test
 
     monkeypatch.setattr(relay._Broker, "down_until", 0.0)
     subscription, _secret = subscribe(receiver.url)

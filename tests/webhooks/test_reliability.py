@@ -22,6 +22,7 @@ import pytest
 from django.db import connection
 from standardwebhooks import Webhook
 
+from tests.broker import broker_for_this_test
 from tests.webhooks.conftest import LOOPBACK
 from tests.webhooks.receiver import Receiver, Reply
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Subscription
@@ -120,33 +121,21 @@ class Cluster:
 def cluster(tmp_path: Path, settings: Any) -> Iterator[Cluster]:
     """A fresh queue; the web side (this process) sends its tasks there too, through a
     broker and pools of its own, all put back afterwards."""
-    from backend.celery import app
-
     queue = f"ipsupport-webhooks-{uuid.uuid4().hex[:12]}"
-
-    def reset_pools() -> None:
-        app._pool = None
-        if "amqp" in app.__dict__:
-            app.amqp._producer_pool = None
-
-    saved = (app.conf.broker_url, app.conf.task_default_queue)
-    settings.CELERY_BROKER_URL = app.conf.broker_url = BROKER
-    settings.WEBHOOKS_QUEUE = app.conf.task_default_queue = queue
+    settings.WEBHOOKS_QUEUE = queue
     settings.WEBHOOKS_ALLOW_HTTP = True
     settings.WEBHOOKS_ALLOWED_NETWORKS = LOOPBACK
-    reset_pools()
-    running = Cluster(tmp_path, queue)
-    try:
-        yield running
-    finally:
-        running.stop()
-        app.conf.broker_url, app.conf.task_default_queue = saved
-        reset_pools()
-        import redis
+    with broker_for_this_test(settings, BROKER, queue):
+        running = Cluster(tmp_path, queue)
+        try:
+            yield running
+        finally:
+            running.stop()
+    import redis
 
-        client = redis.Redis.from_url(BROKER)
-        for key in client.scan_iter(f"*{queue}*"):
-            client.delete(key)
+    client = redis.Redis.from_url(BROKER)
+    for key in client.scan_iter(f"*{queue}*"):
+        client.delete(key)
 
 
 def _eventually(condition: Callable[[], bool], cluster: Cluster, what: str) -> None:
