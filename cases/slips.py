@@ -1,15 +1,19 @@
 """The one-stop slips, as PDF in Vietnamese: the receipt with its appointment date
 (phiếu tiếp nhận hồ sơ và hẹn trả kết quả) and the apology with a new date (phiếu xin lỗi
 và hẹn lại ngày trả kết quả). fpdf2 with the bundled DejaVu Sans, which carries every
-Vietnamese letter; the text is fixed Vietnamese whatever the reader's language.
+Vietnamese letter. A slip is an official paper: it is Vietnamese whatever the language of
+the request or of the officer who issues it, so every slip is drawn under `_official`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import ParamSpec
 
+from django.utils import translation
 from fpdf import FPDF
 
 from cases.models import Case, Document, DocumentKind
@@ -17,6 +21,20 @@ from cases.models import Case, Document, DocumentKind
 FONTS = Path(__file__).resolve().parent / "fonts"
 HEADER = ("UBND TỈNH", "SỞ KHOA HỌC VÀ CÔNG NGHỆ")
 NATION = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc")
+
+P = ParamSpec("P")
+
+
+def _official(draw: Callable[P, bytes]) -> Callable[P, bytes]:
+    """Draw a slip in Vietnamese: the labels it takes from the catalogue (document kinds)
+    would otherwise follow the request's language."""
+
+    @functools.wraps(draw)
+    def in_vietnamese(*args: P.args, **kwargs: P.kwargs) -> bytes:
+        with translation.override("vi"):
+            return draw(*args, **kwargs)
+
+    return in_vietnamese
 
 
 def vietnamese_date(day: dt.date) -> str:
@@ -61,6 +79,7 @@ def _case_lines(pdf: FPDF, case: Case) -> None:
     _line(pdf, "Nội dung đề nghị hỗ trợ", case.title)
 
 
+@_official
 def receipt_slip(*, case: Case, documents: Iterable[Document], received_on: dt.date, due_on: dt.date) -> bytes:
     pdf = _document("PHIẾU TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ", received_on)
     _case_lines(pdf, case)
@@ -87,6 +106,7 @@ def receipt_slip(*, case: Case, documents: Iterable[Document], received_on: dt.d
     return bytes(pdf.output())
 
 
+@_official
 def apology_slip(*, case: Case, issued_on: dt.date, previous_due_on: dt.date, due_on: dt.date, reason: str) -> bytes:
     pdf = _document("PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ", issued_on)
     _case_lines(pdf, case)

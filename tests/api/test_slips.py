@@ -145,3 +145,28 @@ def test_a_withdrawn_case_stops_its_clock(client_for, case_in, applicant, office
     with at(2026, 6, 1):
         body = client_for(officer).get(f"/api/v1/cases/{case.pk}/").json()
         assert (body["working_days_used"], body["working_days_left"], body["overdue"]) == (2, 8, False)
+
+
+def test_an_officer_reading_english_still_issues_a_vietnamese_receipt_slip(client_for, case_in, officer, applicant):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import PDF
+
+    officer.language = "en"
+    officer.save(update_fields=["language"])
+    case = case_in("draft")
+    uploaded = client_for(applicant, "en").post(
+        f"/api/v1/cases/{case.pk}/documents/",
+        {"kind": "application_form", "file": SimpleUploadedFile("to-khai.pdf", PDF)},
+        format="multipart",
+    )
+    assert uploaded.status_code == 201, uploaded.content
+    assert client_for(applicant, "en").post(f"/api/v1/cases/{case.pk}/submit/", {}, format="json").status_code == 200
+    received = client_for(officer, "en").post(f"/api/v1/cases/{case.pk}/receive/", {}, format="json")
+    assert received.status_code == 200, received.content
+    assert received["Content-Language"] == "en"  # the answer is English, the slip is not
+
+    text = _text(client_for(applicant, "en"), Document.objects.get(case=case, kind="receipt_slip"))
+    assert "1. Tờ khai đề nghị hỗ trợ: to-khai.pdf" in text
+    assert "Thành phần hồ sơ đã nhận:" in text
+    assert "Application form" not in text
