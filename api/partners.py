@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import pagination
+from api.serializers import StrictInput
 from api.views import IDEMPOTENCY_KEY, LOCATION, P400, P401, P403, P404, P409, RETRIES, _location, _user
 from applicants import selectors as applicant_selectors
 from partners import selectors, services
@@ -37,12 +38,12 @@ class PartnerOutput(serializers.ModelSerializer[Partner]):
         read_only_fields = fields
 
 
-class PartnerCreateInput(serializers.Serializer[Any]):
+class PartnerCreateInput(StrictInput):
     name = serializers.CharField(max_length=255)
     access = serializers.ChoiceField(choices=Access.choices, default=Access.AUTHORISED)
 
 
-class PartnerUpdateInput(serializers.Serializer[Any]):
+class PartnerUpdateInput(StrictInput):
     name = serializers.CharField(max_length=255, required=False)
     access = serializers.ChoiceField(choices=Access.choices, required=False)
     is_active = serializers.BooleanField(required=False)
@@ -80,7 +81,7 @@ class PartnerKeyCreatedOutput(PartnerKeyOutput):
         read_only_fields = fields
 
 
-class PartnerKeyCreateInput(serializers.Serializer[Any]):
+class PartnerKeyCreateInput(StrictInput):
     name = serializers.CharField(max_length=100)
     # Validated by the service, so an unknown scope is named in the answer.
     scopes = serializers.ListField(child=serializers.CharField(max_length=40), allow_empty=True)
@@ -106,7 +107,7 @@ class AuthorisationOutput(serializers.ModelSerializer[Authorisation]):
         read_only_fields = fields
 
 
-class AuthorisationCreateInput(serializers.Serializer[Any]):
+class AuthorisationCreateInput(StrictInput):
     partner = serializers.UUIDField()
 
 

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from api import pagination
 from api.filters import FilterSetBackend
+from api.serializers import StrictInput
 from api.views import IDEMPOTENCY_KEY, P400, P401, P403, P404, P409, RETRIES, _user
 from partners.models import Partner
 from webhooks import selectors, services
@@ -90,7 +91,7 @@ class WebhookSecretRotatedOutput(WebhookCreatedOutput):
 _EVENT_TYPES_HELP = "One or more of: " + ", ".join(services.SUBSCRIBABLE) + "."
 
 
-class WebhookCreateInput(serializers.Serializer[Any]):
+class WebhookCreateInput(StrictInput):
     # URL and event types are validated by the service, so the answer says what is wrong.
     url = serializers.CharField(max_length=2000, help_text="https; a public address.")
     event_types = serializers.ListField(
@@ -99,7 +100,7 @@ class WebhookCreateInput(serializers.Serializer[Any]):
     description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
 
-class WebhookUpdateInput(serializers.Serializer[Any]):
+class WebhookUpdateInput(StrictInput):
     url = serializers.CharField(max_length=2000, required=False)
     event_types = serializers.ListField(
         child=serializers.CharField(max_length=40), allow_empty=True, required=False, help_text=_EVENT_TYPES_HELP
