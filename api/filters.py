@@ -4,23 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
+from django_filters import FilterSet, utils
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 
+def single_value(params: QueryDict, name: str) -> str | None:
+    """The value of a query parameter that takes one, or None when absent. Given twice, it is a
+    400 naming it: Django would quietly keep the last one, which the client may not have meant."""
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise ValidationError({name: [_repeated()]})
+    return values[0] if values else None
+
+
+def _repeated() -> ErrorDetail:
+    return ErrorDetail(str(_("Give this parameter only once.")), code="repeated")
+
+
+def _blank() -> ErrorDetail:
+    return ErrorDetail(str(_("This field cannot be blank.")), code="blank")
+
+
 class StrictOrderingFilter(OrderingFilter):
-    """Like DRF's, but an unknown `ordering` is a 400 instead of being silently ignored.
+    """Like DRF's, but an unknown, empty or repeated `ordering` is a 400 instead of being
+    silently ignored (or the last one kept).
 
     A view may name public orderings that sort by another column (`ordering_aliases`).
     """
 
     def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> Any:
-        params = request.query_params.get(self.ordering_param)
+        params = single_value(request.query_params, self.ordering_param)
+        if params is not None and not params.strip():
+            raise ValidationError({self.ordering_param: [_blank()]})
         if params:
             fields = [param.strip() for param in params.split(",")]
             allowed = {name for name, _label in self.get_valid_fields(queryset, view, {"request": request})}
@@ -56,10 +79,41 @@ class StrictOrderingFilter(OrderingFilter):
 
 class FilterSetBackend(DjangoFilterBackend):
     """DjangoFilterBackend that skips building and validating the FilterSet's form when the
-    request names none of its parameters (the common, unfiltered page)."""
+    request names none of its parameters (the common, unfiltered page), and that answers 400,
+    naming the parameter, where django-filter would quietly not filter as asked: a parameter
+    given twice whose field reads one value (the last would win), an empty value (no filter at
+    all) and a value the field's widget cannot read (`overdue=maybe` reads as "no filter").
+
+    A FilterSet lets an empty value mean "every row" for the parameters it lists in
+    `blank_allowed` (a cleared search box)."""
 
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> QuerySet[Any]:
         filterset_class = self.get_filterset_class(view, queryset)
-        if filterset_class is not None and not set(request.query_params) & set(filterset_class.base_filters):
+        if filterset_class is None or not set(request.query_params) & set(filterset_class.base_filters):
             return queryset
-        return super().filter_queryset(request, queryset, view)  # type: ignore[no-any-return]
+        filterset = filterset_class(**self.get_filterset_kwargs(request, queryset, view))
+        errors = _loose_values(filterset, request.query_params)
+        if errors:
+            raise ValidationError(errors)
+        if not filterset.is_valid():
+            raise utils.translate_validation(filterset.errors)
+        filtered: QuerySet[Any] = filterset.qs
+        return filtered
+
+
+def _loose_values(filterset: FilterSet, params: QueryDict) -> dict[str, list[ErrorDetail]]:
+    blank_allowed: tuple[str, ...] = getattr(filterset, "blank_allowed", ())
+    errors: dict[str, list[ErrorDetail]] = {}
+    for name, field in filterset.form.fields.items():
+        values = params.getlist(name)
+        if not values:
+            continue
+        if len(values) > 1 and not getattr(field.widget, "allow_multiple_selected", False):
+            errors[name] = [_repeated()]
+        elif any(not value.strip() for value in values):
+            if name not in blank_allowed:
+                errors[name] = [_blank()]
+        elif field.widget.value_from_datadict(params, {}, name) is None:
+            message = _("Must be a valid boolean.") if isinstance(field, forms.BooleanField) else _("Invalid value.")
+            errors[name] = [ErrorDetail(str(message), code="invalid")]
+    return errors

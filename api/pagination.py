@@ -2,6 +2,7 @@
 
 Responses are `{"results": [...], "next": url|null, "previous": url|null}`; `page_size`
 goes up to 100. The cursor is opaque; the ordering comes from the view (and `ordering`).
+`page_size` and `cursor` are each given at most once, and never empty.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
+from api.filters import single_value
+
 
 class KeysetPagination(CursorPagination):
     page_size = 20
@@ -22,7 +25,11 @@ class KeysetPagination(CursorPagination):
     ordering: str | tuple[str, ...] = "-created_at"
 
     def decode_cursor(self, request: Request) -> Cursor | None:
-        # DRF answers a tampered cursor with 404; it is a bad query parameter.
+        # DRF answers a tampered cursor with 404, and reads an empty one as the first page;
+        # both are bad query parameters.
+        encoded = single_value(request.query_params, self.cursor_query_param)
+        if encoded is not None and not encoded.strip():
+            raise ValidationError({"cursor": [_("Invalid cursor.")]}, code="invalid_cursor")
         try:
             return super().decode_cursor(request)
         except NotFound:
@@ -36,8 +43,8 @@ class KeysetPagination(CursorPagination):
             raise ValidationError({"cursor": [_("Invalid cursor.")]}, code="invalid_cursor") from None
 
     def get_page_size(self, request: Request) -> int | None:
-        size: Any = request.query_params.get(self.page_size_query_param)
-        if size is not None and not (str(size).isascii() and str(size).isdigit() and int(size) > 0):
+        size = single_value(request.query_params, self.page_size_query_param)
+        if size is not None and not (size.isascii() and size.isdigit() and int(size) > 0):
             raise ValidationError({"page_size": [_("A positive whole number up to 100.")]}, code="invalid")
         return super().get_page_size(request)
 

@@ -12,6 +12,10 @@ from cases.selectors import CLOCK_RUNNING
 
 
 class CaseFilter(django_filters.FilterSet):
+    # An empty search is a cleared search box: every case. Any other empty parameter is a
+    # mistake the list endpoint refuses (it would otherwise filter nothing without a word).
+    blank_allowed = ("search",)
+
     state = django_filters.MultipleChoiceFilter(
         choices=CaseState.choices, help_text=_("Repeat to match any of several states.")
     )

@@ -1,9 +1,11 @@
 """Nothing a client sends is dropped without a word: a misspelt field in a partner or webhook
-body is a 400 naming it, and nothing is written."""
+body, an empty or repeated filter, a repeated page size or cursor, a boolean that is neither
+true nor false: each is a 400 naming what is wrong, and nothing is written."""
 
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -106,3 +108,90 @@ def test_changing_a_subscription_with_a_misspelt_field_changes_nothing(agent_cli
     changed = Subscription.objects.get(pk=subscription.pk)
     assert (changed.description, changed.is_active, changed.updated_at) == ("", True, subscription.updated_at)
     assert PartnerEvent.objects.count() == events
+
+
+# --- Query parameters ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "code"),
+    [
+        ("assigned_officer=", "assigned_officer", "blank"),
+        ("enterprise=%20", "enterprise", "blank"),
+        ("support_type=", "support_type", "blank"),
+        ("submitted_after=", "submitted_after", "blank"),
+        ("programme=", "programme", "blank"),
+        ("state=&state=draft", "state", "blank"),
+        ("overdue=maybe", "overdue", "invalid"),
+        ("has_cost_lines=1", "has_cost_lines", "invalid"),
+        (
+            "enterprise=00000000-0000-0000-0000-000000000001&enterprise=00000000-0000-0000-0000-000000000002",
+            "enterprise",
+            "repeated",
+        ),
+        ("overdue=true&overdue=false", "overdue", "repeated"),
+        ("page_size=5&page_size=7", "page_size", "repeated"),
+        ("cursor=abc&cursor=def", "cursor", "repeated"),
+        ("cursor=", "cursor", "invalid_cursor"),
+        ("ordering=reference&ordering=-reference", "ordering", "repeated"),
+        ("ordering=", "ordering", "blank"),
+    ],
+)
+def test_a_loose_case_list_parameter_is_refused_by_name(client_for, officer, query, field, code):
+    response = client_for(officer).get(f"/api/v1/cases/?{query}")
+
+    assert assert_field_errors(response, field)["errors"][0]["code"] == code
+
+
+def test_every_loose_parameter_is_named_at_once(client_for, officer):
+    response = client_for(officer).get("/api/v1/cases/?assigned_officer=&overdue=maybe&search=a&search=b")
+
+    assert_field_errors(response, "assigned_officer", "overdue", "search")
+
+
+def test_several_states_still_match_any_of_them(client_for, officer, case_in):
+    submitted, approved, draft = case_in("submitted"), case_in("approved"), case_in("draft")
+
+    response = client_for(officer).get("/api/v1/cases/?state=submitted&state=approved")
+
+    assert response.status_code == 200, response.content
+    assert {row["id"] for row in response.json()["results"]} == {str(submitted.pk), str(approved.pk)}
+    assert str(draft.pk) not in response.content.decode()
+
+
+def test_a_cleared_search_box_lists_every_case(client_for, officer, case_in):
+    case = case_in("submitted")
+
+    response = client_for(officer).get("/api/v1/cases/?search=&overdue=false")
+
+    assert response.status_code == 200, response.content
+    assert [row["id"] for row in response.json()["results"]] == [str(case.pk)]
+
+
+def test_the_unfiltered_list_builds_no_filter_form(client_for, officer, case_in):
+    case_in("submitted")
+    with mock.patch("cases.filters.CaseFilter.__init__", side_effect=AssertionError("form built")):
+        response = client_for(officer).get("/api/v1/cases/?page_size=5&ordering=-created_at")
+
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("status=", "status"), ("status=pending&status=failed", "status"), ("page_size=1&page_size=2", "page_size")],
+)
+def test_the_delivery_list_refuses_loose_parameters_too(agent_client, query, field):
+    created = agent_client.post(
+        "/api/v1/webhooks/", {"url": PUBLIC_URL, "event_types": ["case.state_changed"]}, format="json"
+    )
+    assert created.status_code == 201, created.content
+
+    response = agent_client.get(f"/api/v1/webhooks/{created.json()['id']}/deliveries/?{query}")
+
+    assert_field_errors(response, field)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/partners/", "/api/v1/programmes/", "/api/v1/enterprises/"])
+def test_every_list_refuses_a_repeated_page_size(client_for, manager, path):
+    assert_field_errors(client_for(manager).get(f"{path}?page_size=5&page_size=7"), "page_size")
