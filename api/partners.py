@@ -149,7 +149,11 @@ class PartnerListView(GenericAPIView[Any]):
 
 
 class PartnerDetailView(APIView):
-    @extend_schema(tags=["partners"], responses={200: PartnerOutput, **P401, **P404})
+    @extend_schema(
+        tags=["partners"],
+        responses={200: PartnerOutput, **P401, **P404},
+        summary="One partner system: managers see any, others an active one, a partner only itself",
+    )
     def get(self, request: Request, pk: str) -> Response:
         return Response(PartnerOutput(selectors.partner_get_visible(user=_user(request), partner_id=pk)).data)
 

@@ -204,7 +204,11 @@ class WebhookListView(GenericAPIView[Any]):
 
 
 class WebhookDetailView(APIView):
-    @extend_schema(tags=["webhooks"], responses={200: WebhookOutput, **P401, **P403, **P404})
+    @extend_schema(
+        tags=["webhooks"],
+        responses={200: WebhookOutput, **P401, **P403, **P404},
+        summary="One webhook subscription: a partner's own; managers see any",
+    )
     def get(self, request: Request, pk: str) -> Response:
         return Response(WebhookOutput(selectors.subscription_get_visible(user=_user(request), subscription_id=pk)).data)
 
