@@ -3,14 +3,17 @@ failure to send never fails or rolls back the change it reports.
 
 With a broker (CELERY_BROKER_URL) each message is a Celery task that retries with backoff;
 without one it is sent in the web process right after commit, retried a few times, and
-logged if it still fails.
+logged if it still fails. Changes made inside `silenced()` (the demo seed) are announced
+to no one.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -28,8 +31,25 @@ IN_PROCESS_ATTEMPTS = 3
 # Events the enterprise's members hear about: every change of state, and a reschedule.
 REPORTED_ACTIONS = frozenset({"reschedule"})
 
+_silenced: ContextVar[bool] = ContextVar("notifications_silenced", default=False)
+
+
+@contextmanager
+def silenced() -> Iterator[None]:
+    """Announce none of the changes made inside the block: their events are recorded as
+    usual, but no mail is queued for them, even if the transaction commits after the block
+    ends. For data no one is waiting to hear about (the demo seed)."""
+    token = _silenced.set(True)
+    try:
+        yield
+    finally:
+        _silenced.reset(token)
+
 
 def should_notify(event: CaseEvent) -> bool:
+    """Asked when the change is made (not when it commits)."""
+    if _silenced.get():
+        return False
     return event.from_state != event.to_state or event.action in REPORTED_ACTIONS
 
 

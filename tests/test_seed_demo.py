@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from cases.models import Case, Document, Milestone
+from cases.models import Case, Document, Milestone, Programme
 
 pytestmark = pytest.mark.django_db
 
@@ -25,3 +25,23 @@ def test_seed_demo_loads_once_and_again_without_duplicates(documents_dir):
     out = StringIO()
     call_command("check_budget", stdout=out)
     assert "agrees" in out.getvalue()
+
+
+def test_seed_demo_mails_nobody(documents_dir, settings, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        call_command("seed_demo", password="demo-Pass-2026", stdout=StringIO())
+
+    assert callbacks, "the seed's changes commit their side effects as usual"
+    assert mailoutbox == []
+
+
+def test_seed_demo_prints_no_mail_with_the_console_backend(
+    documents_dir, settings, capsys, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"  # what `make run` uses
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", password="demo-Pass-2026", stdout=out)
+
+    assert capsys.readouterr().out == ""
+    assert out.getvalue().splitlines() == [f"Demo data ready: programme {Programme.objects.get().code}."]

@@ -2,7 +2,8 @@
 
 Idempotent: users, enterprises and the programme are matched by their natural keys and
 the demo cases are created only once. Every case change goes through the services, so the
-demo trail looks like a real one.
+demo trail looks like a real one; but nobody is mailed about it (`notifications.silenced`):
+with the console backend a first run would print hundreds of lines of demo mail.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from accounts.models import User
 from accounts.roles import Role, forget_principal
 from applicants import services as applicant_services
 from applicants.models import Enterprise, LegalForm, SectorGroup
-from cases import services
+from cases import notifications, services
 from cases.models import Case, IpOffice, MilestoneKind, Programme, SupportType
 
 PROGRAMME_CODE = "shtt-{year}"
@@ -118,7 +119,8 @@ class Command(BaseCommand):
         enterprises = {name: self._enterprise(users[name], data) for name, data in ENTERPRISES.items()}
         programme = self._programme()
         if not Case.objects.filter(programme=programme).exists():
-            self._cases(users, enterprises, programme)
+            with notifications.silenced():
+                self._cases(users, enterprises, programme)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: programme {programme.code}."))
 
     def _user(self, username: str, role: Role, last: str, first: str, password: str) -> User:
