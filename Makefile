@@ -40,7 +40,7 @@ run: seed ## Install, migrate, seed demo data and serve on http://127.0.0.1:8000
 	@echo "    curl -s -X POST http://$(HOST):$(PORT)/api/v1/auth/token/ -H 'Content-Type: application/json' \\"
 	@echo "         -d '{\"username\": \"applicant\", \"password\": \"$(DEMO_PASSWORD)\"}'"
 	@echo ""
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install ## Run the whole suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
