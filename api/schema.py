@@ -1,9 +1,30 @@
-"""drf-spectacular extensions for the project's own classes."""
+"""drf-spectacular extensions: the schema is the contract clients are generated from.
+
+Besides the authentication schemes and the action view's names, this module owns what
+every operation shares and no view should have to repeat:
+
+- one `Problem` component (RFC 9457 with this API's members), referenced by every 4xx and
+  5xx response as `application/problem+json`;
+- the refusals that follow from how an operation is reached rather than from what it does
+  (`declare_common_refusals`): 401 and 403 for authenticated operations, the
+  `Idempotency-Key` answers of every POST, 415 for a body of the wrong type, 412 wherever
+  `If-Match` is read, 400 for a bad cursor or filter on lists, 404 under an id;
+- a schema view that speaks English unless `?lang=vi` is asked for, so names and
+  structure never depend on the caller's `Accept-Language`.
+"""
+
+from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -48,3 +69,247 @@ class ActionAutoSchema(AutoSchema):
         if endpoint is None:
             return str(super().get_operation_id())
         return "cases_" + str(endpoint.action).replace("-", "_")
+
+
+class SchemaView(SpectacularAPIView):
+    """The served schema, in English unless `?lang=vi`: component names, enum names and
+    operation ids never depend on the language, and the default text does not depend on
+    the caller's `Accept-Language` either, so the served document is the committed one."""
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with translation.override(request.GET.get("lang") or "en"):
+            return super().get(request, *args, **kwargs)  # type: ignore[no-any-return,no-untyped-call]
+
+
+# --- Problem ------------------------------------------------------------------------------
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+_STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+
+PROBLEM_COMPONENTS: dict[str, dict[str, Any]] = {
+    "ProblemFieldError": {
+        "type": "object",
+        "description": "One invalid field of the request.",
+        "properties": {
+            "field": {
+                **_STRING,
+                "description": "Where the error is: a field name, a dotted path (`cost_lines[0].amount`), "
+                "a query or header parameter, or `non_field_errors`.",
+            },
+            "code": {**_STRING, "description": "A stable, untranslated code (`required`, `unknown_field`, …)."},
+            "message": {**_STRING, "description": "The message in the request's language."},
+        },
+        "required": ["field", "code", "message"],
+    },
+    "ProblemCheck": {
+        "type": "object",
+        "description": "One eligibility condition, passed or failed (`ineligible`).",
+        "properties": {"code": _STRING, "passed": {"type": "boolean"}, "reason": _STRING},
+        "required": ["code", "passed", "reason"],
+    },
+    "ProblemMissingDocument": {
+        "type": "object",
+        "description": "A document kind the dossier lacks (`documents_missing`).",
+        "properties": {"kind": _STRING, "stage": _STRING, "status": _STRING},
+        "required": ["kind", "stage", "status"],
+    },
+    "Problem": {
+        "type": "object",
+        "description": (
+            "Every 4xx and 5xx answer (RFC 9457, `application/problem+json`). `type` and `code` never "
+            "change with the language; `title`, `detail` and messages are in the request's language. "
+            "Members beyond the standard ones appear with the codes that carry them."
+        ),
+        "properties": {
+            "type": {**_STRING, "description": "`urn:ipsupport:problem:<code>`."},
+            "title": {**_STRING, "description": "A short summary of the status."},
+            "status": {**_INTEGER, "description": "The HTTP status code."},
+            "detail": {**_STRING, "description": "What went wrong with this request, for a person."},
+            "code": {**_STRING, "description": "A stable, untranslated code to program against."},
+            "instance": {**_STRING, "description": "The path of the request."},
+            "errors": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/ProblemFieldError"},
+                "description": "Field errors (400): every invalid field, each with its own code.",
+            },
+            "available": {**_INTEGER, "description": "`budget_exceeded`: the VND still available."},
+            "max_supportable_amount": {
+                **_INTEGER,
+                "description": "`above_supportable`: the most this case can receive, in VND.",
+            },
+            "limit": {
+                "oneOf": [_INTEGER, _STRING],
+                "description": "`too_large`: the limit in bytes; `above_supportable`: the code of the limit "
+                "that binds.",
+            },
+            "checks": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/ProblemCheck"},
+                "description": "`ineligible`: every condition of the rule.",
+            },
+            "missing": {
+                "oneOf": [
+                    {"type": "array", "items": {"$ref": "#/components/schemas/ProblemMissingDocument"}},
+                    _STRING,
+                ],
+                "description": "`documents_missing`: the kinds the dossier lacks; `milestone_missing`: the "
+                "milestone kind the payment waits for.",
+            },
+            "payment_trigger": {**_STRING, "description": "`milestone_missing`: the rule's payment trigger."},
+            "milestone": {**_STRING, "description": "`application_ended`: the office's last milestone."},
+            "current_version": {
+                **_INTEGER,
+                "description": "412: the object's current version (also sent as `ETag`).",
+            },
+            "action": {**_STRING, "description": "`transition_not_allowed`: the action asked for."},
+            "state": {**_STRING, "description": "`transition_not_allowed`: the case's state."},
+            "kind": {**_STRING, "description": "`duplicate_claim`: what kind of number is claimed."},
+            "number": {**_STRING, "description": "`duplicate_claim`: the number another case claims."},
+            "allowed": {
+                "type": "array",
+                "items": _STRING,
+                "description": "`unsupported_media_type` on uploads: the media types accepted.",
+            },
+            "database": {**_STRING, "description": "`database_unavailable` (health): the database's status."},
+        },
+        "required": ["type", "title", "status", "detail", "code"],
+        "additionalProperties": True,
+    },
+}
+
+REASONS: dict[str, str] = {
+    "400": "Invalid request: a malformed body, an invalid field, parameter or header (see `errors`).",
+    "401": "No credentials, or credentials that are unknown, expired or revoked.",
+    "403": "The caller may not do this (role, membership, four eyes, or a partner key's scopes).",
+    "404": "No such object, or one the caller may not see.",
+    "405": "Method not allowed.",
+    "409": "Conflict with the current state (`code` says which), or a retry while the first "
+    "request with the same Idempotency-Key is still running.",
+    "412": "`If-Match` names another version: read again and retry (`current_version`, `ETag`).",
+    "413": "The body or the file is too large (`limit`).",
+    "415": "The body's media type is not the one this operation accepts.",
+    "422": "The Idempotency-Key was used before with another body.",
+    "429": "Too many attempts: wait for `Retry-After` seconds.",
+    "503": "The service is unavailable.",
+}
+
+WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {
+        "schema": _STRING,
+        "description": "The scheme to authenticate with (`Bearer`).",
+    }
+}
+RETRY_AFTER = {"Retry-After": {"schema": _INTEGER, "description": "Seconds to wait before trying again."}}
+CURRENT_ETAG = {"ETag": {"schema": _STRING, "description": "The current version, to send as `If-Match`."}}
+
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "A new key for each operation (e.g. a UUID). A retry with the same key and body gets the first "
+    "response again (`Idempotent-Replayed: true`) instead of acting twice; the same key with another "
+    "body is 422; while the first request runs, 409. Kept at least 24 hours."
+)
+
+
+def _idempotency_key_parameter() -> dict[str, Any]:
+    return {
+        "in": "header",
+        "name": "Idempotency-Key",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+        "description": gettext(IDEMPOTENCY_KEY_DESCRIPTION),
+    }
+
+
+_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def _add(responses: dict[str, Any], *codes: str) -> None:
+    for code in codes:
+        responses.setdefault(code, {})
+
+
+def _refusals_of(path: str, method: str, operation: dict[str, Any]) -> None:
+    """Add the statuses an operation can answer by the way it is reached."""
+    responses: dict[str, Any] = operation["responses"]
+    parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
+    headers = {p["name"] for p in parameters if p.get("in") == "header"}
+    queries = {p["name"] for p in parameters if p.get("in") == "query"}
+    if operation.get("security"):
+        _add(responses, "401", "403")  # a partner key without the scope is a 403 anywhere
+    if "{" in path:
+        _add(responses, "404")
+    if method == "post":
+        if "Idempotency-Key" not in headers:
+            parameters.append(_idempotency_key_parameter())
+        _add(responses, "400", "409", "422")
+    if "requestBody" in operation:
+        _add(responses, "400", "415")
+    if "If-Match" in headers:
+        _add(responses, "412")
+    if queries & {"cursor", "page_size"} or (method == "get" and queries):
+        _add(responses, "400")
+
+
+def _as_problem(code: str, response: dict[str, Any]) -> dict[str, Any]:
+    headers = dict(response.get("headers", {}))
+    if code == "401":
+        headers.update(WWW_AUTHENTICATE)
+    elif code == "412":
+        headers.update(CURRENT_ETAG)
+    elif code in ("429", "503"):
+        headers.update(RETRY_AFTER)
+    described = response.get("description") or ""
+    problem: dict[str, Any] = {
+        "description": REASONS.get(code, "") if not described or "problem+json" in described else described,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}},
+    }
+    if headers:
+        problem["headers"] = headers
+    return problem
+
+
+def _titles_to_descriptions(node: Any) -> None:
+    """Schema `title`s are the models' translated labels, and generators name classes
+    after them (`Trạng thái`…): each becomes the description, if there is none."""
+    if isinstance(node, list):
+        for item in node:
+            _titles_to_descriptions(item)
+        return
+    if not isinstance(node, dict):
+        return
+    title = node.pop("title", None) if isinstance(node.get("title"), str) else None
+    if title is not None:
+        node.setdefault("description", title)
+    for key, value in node.items():
+        if key == "properties" and isinstance(value, dict):  # its keys are names, not keywords
+            for schema in value.values():
+                _titles_to_descriptions(schema)
+        else:
+            _titles_to_descriptions(value)
+
+
+def declare_problems(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Postprocessing hook: the Problem component, the refusals implied by how each
+    operation is reached, and every 4xx/5xx answer as a Problem; no schema titles."""
+    for section in ("paths", "components", "webhooks"):
+        _titles_to_descriptions(result.get(section, {}))
+    result.setdefault("components", {}).setdefault("schemas", {}).update(PROBLEM_COMPONENTS)
+    for path, item in result.get("paths", {}).items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            _refusals_of(path, method, operation)
+            responses = operation["responses"]
+            for code in list(responses):
+                if code[0] in "45":
+                    responses[code] = _as_problem(code, responses[code])
+            operation["responses"] = dict(sorted(responses.items()))
+    from api.webhook_events import SIGNATURE_HEADERS  # serializers import the models
+
+    for item in result.get("webhooks", {}).values():
+        for operation in item.values():
+            operation["parameters"] = [dict(header) for header in SIGNATURE_HEADERS]
+    return result

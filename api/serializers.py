@@ -51,10 +51,10 @@ MAX_DETAILS_BYTES = 64 * 1024
 MAX_DETAILS_DEPTH = 20
 
 
+# An input that refuses keys it does not know (a misspelt field would otherwise be dropped
+# without a word) and bodies that are not JSON objects. (A comment, not a docstring: the
+# schema would show it as the description of every input.)
 class StrictInput(serializers.Serializer[Any]):
-    """An input that refuses keys it does not know (a misspelt field would otherwise be
-    dropped without a word) and bodies that are not JSON objects."""
-
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict) or hasattr(data, "keys"):
             unknown = sorted(set(data.keys()) - set(self.fields))
@@ -665,6 +665,12 @@ class CaseUpdateInput(StrictInput):
 
 class CaseEventOutput(serializers.ModelSerializer[CaseEvent]):
     actor = UserRefOutput(read_only=True)
+    # The creation has no state before it: null, never an empty string outside the enum.
+    from_state = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=CaseState.choices, allow_null=True))
+    def get_from_state(self, event: CaseEvent) -> str | None:
+        return event.from_state or None
 
     class Meta:
         model = CaseEvent

@@ -1,7 +1,8 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from api import partners, views, webhooks
+from api.schema import SchemaView
 
 app_name = "api"
 
@@ -11,7 +12,7 @@ PUBLIC: dict[str, list[type]] = {"authentication_classes": [], "permission_class
 
 urlpatterns = [
     path("health/", views.HealthView.as_view(), name="health"),
-    path("schema/", SpectacularAPIView.as_view(**PUBLIC), name="schema"),
+    path("schema/", SchemaView.as_view(**PUBLIC), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **PUBLIC), name="docs"),
     path(
         "redoc/",

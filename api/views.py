@@ -20,6 +20,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -43,12 +44,14 @@ from applicants.models import Enterprise
 from cases import selectors as case_selectors
 from cases import services as case_services
 from cases.exceptions import DocumentNotFound
+from cases.files import ALLOWED as ALLOWED_MEDIA_TYPES
 from cases.filters import CaseFilter
 from cases.models import CalendarOverride, Case, CaseEvent, Document, Milestone, SupportRuleChange
 from cases.workflow import authorize, require_version
 from common.exceptions import NotFound, ValidationFailed
 from partners.models import PartnerKey
 
+# The body and description of every 4xx/5xx come from api.schema.declare_problems.
 PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457)")
 logger = logging.getLogger(__name__)
 P400 = {400: PROBLEM}
@@ -163,10 +166,15 @@ class TokenCreateView(APIView):
     throttle_classes = [ScopedRateThrottle, UsernameThrottle]
     throttle_scope = "auth"
 
+    def get_authenticate_header(self, request: Request) -> str:
+        # Wrong credentials are a 401 like any other, with the scheme to use afterwards
+        # (without it, DRF would turn the 401 into a 403).
+        return 'Bearer realm="api"'
+
     @extend_schema(
         tags=["auth"],
         request=s.TokenCreateInput,
-        responses={200: s.TokenOutput, **P400, 429: PROBLEM},
+        responses={200: s.TokenOutput, **P400, **P401, 429: PROBLEM},
         auth=[],
         summary="Exchange a username and password for a bearer token",
     )
@@ -177,9 +185,7 @@ class TokenCreateView(APIView):
             request._request, username=data.validated_data["username"], password=data.validated_data["password"]
         )
         if user is None or not user.is_active:
-            raise ValidationFailed.single(
-                "non_field_errors", "invalid_credentials", _("The username or password is incorrect.")
-            )
+            raise AuthenticationFailed(_("The username or password is incorrect."), code="invalid_credentials")
         # Expired tokens are swept here, not on every authenticated request.
         AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
         instance, token = AuthToken.objects.create(user=user)
@@ -237,7 +243,12 @@ class HealthView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(tags=["meta"], responses={200: s.HealthOutput, 503: s.HealthOutput}, auth=[])
+    @extend_schema(
+        tags=["meta"],
+        responses={200: s.HealthOutput, 503: PROBLEM},
+        auth=[],
+        summary="Whether the service and its database answer (no credentials needed)",
+    )
     def get(self, request: Request) -> Response:
         code: int = 200
         database = "ok"
@@ -271,7 +282,11 @@ class EnterpriseListView(GenericAPIView[Any]):
             return Enterprise.objects.none()
         return applicant_selectors.enterprise_list_visible_to(user=_user(self.request))
 
-    @extend_schema(tags=["enterprises"], responses={200: s.EnterpriseOutput(many=True), **P400, **P401})
+    @extend_schema(
+        tags=["enterprises"],
+        responses={200: s.EnterpriseOutput(many=True), **P400, **P401},
+        summary="Enterprises: officers and managers see all, applicants their own",
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(s.EnterpriseOutput(page, many=True).data)
@@ -299,6 +314,7 @@ class EnterpriseDetailView(APIView):
         tags=["enterprises"],
         parameters=[ETAG],
         responses={200: s.EnterpriseOutput, **P401, **P404},
+        summary="One enterprise",
     )
     def get(self, request: Request, pk: str) -> Response:
         enterprise = applicant_selectors.enterprise_get_visible(user=_user(request), enterprise_id=pk)
@@ -309,6 +325,7 @@ class EnterpriseDetailView(APIView):
         request=s.EnterpriseUpdateInput,
         parameters=[IF_MATCH, ETAG],
         responses={200: s.EnterpriseOutput, **P400, **P401, **P403, **P404, **P412},
+        summary="Change an enterprise's record (its members, or officers)",
     )
     def patch(self, request: Request, pk: str) -> Response:
         user = _user(request)
@@ -356,7 +373,11 @@ class ProgrammeListView(GenericAPIView[Any]):
     def get_queryset(self) -> QuerySet[Any]:
         return case_selectors.programme_list()
 
-    @extend_schema(tags=["programmes"], responses={200: s.ProgrammeOutput(many=True), **P400, **P401})
+    @extend_schema(
+        tags=["programmes"],
+        responses={200: s.ProgrammeOutput(many=True), **P400, **P401},
+        summary="Support programmes with their rules, newest first",
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(s.ProgrammeOutput(page, many=True).data)
@@ -383,7 +404,11 @@ class ProgrammeListView(GenericAPIView[Any]):
 
 
 class ProgrammeDetailView(APIView):
-    @extend_schema(tags=["programmes"], responses={200: s.ProgrammeOutput, **P401, **P404})
+    @extend_schema(
+        tags=["programmes"],
+        responses={200: s.ProgrammeOutput, **P401, **P404},
+        summary="One programme with its rules",
+    )
     def get(self, request: Request, code: str) -> Response:
         return Response(s.ProgrammeOutput(case_selectors.programme_get(code=code)).data)
 
@@ -432,7 +457,11 @@ class ProgrammeRuleChangeListView(GenericAPIView[Any]):
 
 
 class SupportRuleView(APIView):
-    @extend_schema(tags=["programmes"], responses={200: s.SupportRuleOutput, **P401, **P404})
+    @extend_schema(
+        tags=["programmes"],
+        responses={200: s.SupportRuleOutput, **P401, **P404},
+        summary="The programme's rule for one support type",
+    )
     def get(self, request: Request, code: str, support_type: str) -> Response:
         programme = case_selectors.programme_get(code=code)
         return Response(
@@ -463,7 +492,11 @@ class CalendarOverrideListView(GenericAPIView[Any]):
     pagination_class = pagination.CalendarPagination
     queryset = CalendarOverride.objects.none()  # for the schema; rows come from the selector
 
-    @extend_schema(tags=["calendar"], responses={200: s.CalendarOverrideOutput(many=True), **P400, **P401})
+    @extend_schema(
+        tags=["calendar"],
+        responses={200: s.CalendarOverrideOutput(many=True), **P400, **P401},
+        summary="The department's changes to the national working-day calendar",
+    )
     def get(self, request: Request) -> Response:
         """The department's working days and days off that override the national calendar."""
         page = self.paginate_queryset(case_selectors.calendar_overrides())
@@ -533,7 +566,11 @@ class CaseListView(GenericAPIView[Any]):
             return Case.objects.none()
         return case_selectors.case_list_visible_to(user=_user(self.request))
 
-    @extend_schema(tags=["cases"], responses={200: s.CaseOutput(many=True), **P400, **P401})
+    @extend_schema(
+        tags=["cases"],
+        responses={200: s.CaseOutput(many=True), **P400, **P401},
+        summary="Cases the caller may see, filtered and ordered",
+    )
     def get(self, request: Request) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
@@ -585,6 +622,7 @@ class CaseDetailView(APIView):
         tags=["cases"],
         parameters=[ETAG],
         responses={200: s.CaseDetailOutput, **P401, **P404},
+        summary="One case, with what the caller may do with it now",
     )
     def get(self, request: Request, pk: str) -> Response:
         detail = case_selectors.case_detail_visible(user=_user(request), case_id=pk)
@@ -630,7 +668,11 @@ class CaseEventListView(GenericAPIView[Any]):
     pagination_class = pagination.EventPagination
     queryset = CaseEvent.objects.none()  # for the schema; rows come from the selector
 
-    @extend_schema(tags=["cases"], responses={200: s.CaseEventOutput(many=True), **P400, **P401, **P404})
+    @extend_schema(
+        tags=["cases"],
+        responses={200: s.CaseEventOutput(many=True), **P400, **P401, **P404},
+        summary="The case's audit trail, oldest first",
+    )
     def get(self, request: Request, pk: str) -> Response:
         case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
         page = self.paginate_queryset(case_selectors.case_events(case=case))
@@ -638,7 +680,11 @@ class CaseEventListView(GenericAPIView[Any]):
 
 
 class CaseCostLinesView(APIView):
-    @extend_schema(tags=["cases"], responses={200: s.CaseCostLinesOutput, **P401, **P404})
+    @extend_schema(
+        tags=["cases"],
+        responses={200: s.CaseCostLinesOutput, **P401, **P404},
+        summary="The cost lines and the eligible cost",
+    )
     def get(self, request: Request, pk: str) -> Response:
         case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
         return Response(s.CaseCostLinesOutput({"cost_lines": case_selectors.case_cost_lines(case=case)}).data)
@@ -695,7 +741,11 @@ class CaseDocumentListView(GenericAPIView[Any]):
     queryset = Document.objects.none()  # for the schema; rows come from the selector
     parser_classes = [DocumentUploadParser]
 
-    @extend_schema(tags=["documents"], responses={200: s.DocumentOutput(many=True), **P400, **P401, **P404})
+    @extend_schema(
+        tags=["documents"],
+        responses={200: s.DocumentOutput(many=True), **P400, **P401, **P404},
+        summary="Every version of every document of the case, slips included, oldest first",
+    )
     def get(self, request: Request, pk: str) -> Response:
         """Every version of every document of the case, oldest first."""
         case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
@@ -750,7 +800,11 @@ class CaseDocumentListView(GenericAPIView[Any]):
 
 
 class CaseDocumentDetailView(APIView):
-    @extend_schema(tags=["documents"], responses={200: s.DocumentOutput, **P401, **P404})
+    @extend_schema(
+        tags=["documents"],
+        responses={200: s.DocumentOutput, **P401, **P404},
+        summary="One document's description (the file is under download/)",
+    )
     def get(self, request: Request, pk: str, document_id: str) -> Response:
         document = case_selectors.document_get_visible(user=_user(request), case_id=pk, document_id=document_id)
         return Response(s.DocumentOutput(document).data)
@@ -759,7 +813,11 @@ class CaseDocumentDetailView(APIView):
 class CaseDocumentDownloadView(APIView):
     @extend_schema(
         tags=["documents"],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **P401, **P404},
+        responses={
+            **{(200, media_type): OpenApiTypes.BINARY for media_type in ALLOWED_MEDIA_TYPES},
+            **P401,
+            **P404,
+        },
         summary="The file itself, as an attachment (the only way to read it)",
     )
     def get(self, request: Request, pk: str, document_id: str) -> FileResponse:
@@ -782,7 +840,11 @@ class CaseDocumentDownloadView(APIView):
 class CaseFilingView(APIView):
     parser_classes = [SafeJSONParser]
 
-    @extend_schema(tags=["ip office"], responses={200: s.FilingOutput, **P401, **P404})
+    @extend_schema(
+        tags=["ip office"],
+        responses={200: s.FilingOutput, **P401, **P404},
+        summary="Where and when the application was filed at the IP office",
+    )
     def get(self, request: Request, pk: str) -> Response:
         case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
         return Response(s.FilingOutput(case_selectors.case_filing(case=case)).data)
@@ -811,7 +873,11 @@ class CaseMilestoneListView(GenericAPIView[Any]):
     queryset = Milestone.objects.none()  # for the schema; rows come from the selector
     parser_classes = [DocumentUploadParser]
 
-    @extend_schema(tags=["ip office"], responses={200: s.MilestoneOutput(many=True), **P400, **P401, **P404})
+    @extend_schema(
+        tags=["ip office"],
+        responses={200: s.MilestoneOutput(many=True), **P400, **P401, **P404},
+        summary="The IP office's steps on the application, in the order they happened",
+    )
     def get(self, request: Request, pk: str) -> Response:
         case = case_selectors.case_get_visible(user=_user(request), case_id=pk)
         page = self.paginate_queryset(case_selectors.case_milestones(case=case))

@@ -230,10 +230,10 @@ REST_FRAMEWORK = {
         "api.permissions.PartnerScopes",
     ],
     "DEFAULT_RENDERER_CLASSES": _RENDERERS,
-    "DEFAULT_PARSER_CLASSES": [
-        "api.parsers.SafeJSONParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: a form or multipart body sent to a JSON operation is a 415, never parsed
+    # into something else (a multipart case lost its cost lines). The upload views name
+    # their own multipart parser, and the schema declares exactly what each accepts.
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.SafeJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.KeysetPagination",
     "PAGE_SIZE": 20,
@@ -341,6 +341,7 @@ SPECTACULAR_SETTINGS = {
         "(RFC 9457)."
     ),
     "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
@@ -362,7 +363,15 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
         "WebhookEventTypeEnum": "webhooks.models.EventType",
     },
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.declare_problems",
+    ],
+    # What partners receive: OpenAPI 3.1 webhooks, so one document describes both directions.
+    "WEBHOOKS": [
+        f"api.webhook_events.{name}"
+        for name in ("CASE_STATE_CHANGED", "CASE_DOCUMENT_ADDED", "CASE_MILESTONE_RECORDED", "CASE_UPDATED", "PING")
+    ],
 }
 
 LOGGING = {

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import yaml
+from jsonschema import Draft202012Validator
+
 PROBLEM = "application/problem+json"
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
+
+
+@cache
+def problem_validator() -> Draft202012Validator:
+    """The committed schema's `Problem` component, which every error must satisfy."""
+    schemas = yaml.safe_load(SCHEMA_FILE.read_text())["components"]["schemas"]
+    return Draft202012Validator({"$ref": "#/components/schemas/Problem", "components": {"schemas": schemas}})
 
 
 def assert_problem(response: Any, status: int) -> dict[str, Any]:
@@ -17,6 +30,7 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
         assert key in body, f"{key} missing from {body}"
     assert body["status"] == status
     assert body["title"]
+    problem_validator().validate(body)
     return body  # type: ignore[no-any-return]
 
 

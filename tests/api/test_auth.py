@@ -74,13 +74,12 @@ def test_token_is_stored_hashed_never_in_plaintext(client_for, applicant):
         assert token not in str(value), f"plaintext token stored in {column}"
 
 
-def test_wrong_password_is_a_400_problem_with_errors(client_for, applicant):
+def test_wrong_password_is_a_401_problem_with_the_scheme_to_use(client_for, applicant):
     response = client_for(None).post(TOKEN_URL, {"username": "applicant", "password": "not-the-password"})
 
-    body = assert_problem(response, 400)
-    assert body["errors"], "a validation problem lists its errors"
-    for error in body["errors"]:
-        assert set(error) >= {"field", "code", "message"}
+    body = assert_problem(response, 401)
+    assert body["code"] == "invalid_credentials"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
     assert "token" not in body
     assert not AuthToken.objects.filter(user=applicant).exists()
 
@@ -89,8 +88,8 @@ def test_unknown_username_gets_the_same_answer_as_a_wrong_password(client_for, a
     wrong_password = client_for(None).post(TOKEN_URL, {"username": "applicant", "password": "nope-nope-1"})
     unknown_user = client_for(None).post(TOKEN_URL, {"username": "nobody-here", "password": "nope-nope-1"})
 
-    first, second = assert_problem(wrong_password, 400), assert_problem(unknown_user, 400)
-    assert first["errors"] == second["errors"], "the answer must not reveal which usernames exist"
+    first, second = assert_problem(wrong_password, 401), assert_problem(unknown_user, 401)
+    assert first == second, "the answer must not reveal which usernames exist"
 
 
 def test_missing_credentials_are_a_400_with_field_errors(client_for, db):
@@ -107,7 +106,7 @@ def test_inactive_user_cannot_get_a_token(client_for, db):
 
     response = client_for(None).post(TOKEN_URL, {"username": "left-the-firm", "password": PASSWORD})
 
-    assert_problem(response, 400)
+    assert_problem(response, 401)
     assert not AuthToken.objects.filter(user=user).exists()
 
 
@@ -420,7 +419,7 @@ def test_login_attempts_for_one_username_are_limited_whatever_the_address(client
             HTTP_X_FORWARDED_FOR=f"203.0.113.{attempt + 1}",
         )
         statuses.append(response.status_code)
-    assert statuses == [400] * 10 + [429]
+    assert statuses == [401] * 10 + [429]
     assert response["Content-Type"].startswith("application/problem+json")
     assert "Retry-After" in response
 

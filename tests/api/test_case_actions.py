@@ -339,7 +339,8 @@ def test_events_are_oldest_first_with_actor(client_for, case_in, officer):
         "approve",
         "disburse",
     ]
-    assert events[0]["from_state"] == ""
+    assert events[0]["from_state"] is None, "the creation has no state before it"
+    assert events[0]["to_state"] == "draft"
     assert events[-1]["to_state"] == "disbursed"
     assert events[2]["actor"] == {"id": str(officer.pk), "username": "officer"}
     assert [e["seq"] for e in events] == list(range(1, 11))
