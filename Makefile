@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install run migrate seed test test-postgres lint format typecheck \
-	schema schema-check check-deploy migrations-check ci messages bench clean
+	schema schema-check client check-deploy migrations-check ci messages bench clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -68,6 +68,12 @@ schema: install ## Regenerate docs/openapi.yaml and docs/workflow.md
 
 schema-check: install ## Validate the schema (fail on warnings)
 	$(PY) manage.py spectacular --lang en --validate --fail-on-warn --file /dev/null
+
+CLIENT ?= build/client
+client: install ## Generate a Python client from docs/openapi.yaml into $(CLIENT) (openapi-python-client)
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/openapi-python-client generate --path docs/openapi.yaml \
+		--config docs/client/openapi-python-client.yaml --meta setup --output-path $(CLIENT) --overwrite
+	@echo "  pip install $(CLIENT)   then: import ip_support_case_manager_api_client"
 
 check-deploy: install ## Django's deployment checklist under production settings
 	DJANGO_PRODUCTION=1 DJANGO_SECRET_KEY=ci-check-$$(date +%s)-a-long-random-looking-value-for-the-check \
