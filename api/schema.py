@@ -78,8 +78,11 @@ class SchemaView(SpectacularAPIView):
 
     @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with translation.override(request.GET.get("lang") or "en"):
-            return super().get(request, *args, **kwargs)  # type: ignore[no-any-return,no-untyped-call]
+        language = request.GET.get("lang") or "en"
+        with translation.override(language):
+            response: Response = super().get(request, *args, **kwargs)  # type: ignore[no-untyped-call]
+            response["Content-Language"] = language
+            return response
 
 
 # --- Problem ------------------------------------------------------------------------------

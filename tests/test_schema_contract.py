@@ -133,6 +133,7 @@ def test_the_served_schema_is_the_committed_one_whatever_the_language(client, la
     headers = {"HTTP_ACCEPT_LANGUAGE": language} if language else {}
     response = client.get("/api/v1/schema/", **headers)
     assert response.status_code == 200
+    assert response["Content-Language"] == "en"
     assert response.content.decode() == (ROOT / "docs" / "openapi.yaml").read_text()
 
 
