@@ -234,7 +234,8 @@ REST_FRAMEWORK = {
     # into something else (a multipart case lost its cost lines). The upload views name
     # their own multipart parser, and the schema declares exactly what each accepts.
     "DEFAULT_PARSER_CLASSES": ["api.parsers.SafeJSONParser"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Refuses empty, repeated and unreadable filter values (api/filters.py), on every list.
+    "DEFAULT_FILTER_BACKENDS": ["api.filters.FilterSetBackend"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.KeysetPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
