@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from api import pagination
 from api.serializers import StrictInput
-from api.views import IDEMPOTENCY_KEY, LOCATION, P400, P401, P403, P404, P409, RETRIES, _location, _user
+from api.views import LOCATION, P400, P401, P403, P404, P409, _location, _user
 from applicants import selectors as applicant_selectors
 from partners import selectors, services
 from partners.models import Access, Authorisation, Partner, PartnerEvent, PartnerKey, Scope
@@ -131,9 +131,9 @@ class PartnerListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["partners"],
         request=PartnerCreateInput,
-        responses={**RETRIES, 201: PartnerOutput, **P400, **P401, **P403},
+        responses={201: PartnerOutput, **P400, **P401, **P403},
         summary="Register a partner system (managers)",
-        parameters=[IDEMPOTENCY_KEY, LOCATION],
+        parameters=[LOCATION],
     )
     def post(self, request: Request) -> Response:
         user = _user(request)
@@ -192,9 +192,8 @@ class PartnerKeyListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["partners"],
         request=PartnerKeyCreateInput,
-        responses={**RETRIES, 201: PartnerKeyCreatedOutput, **P400, **P401, **P403, **P404},
+        responses={201: PartnerKeyCreatedOutput, **P400, **P401, **P403, **P404},
         summary="Issue an API key with scopes (managers); the key is shown once",
-        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request, pk: str) -> Response:
         user = _user(request)
@@ -211,9 +210,8 @@ class PartnerKeyRevokeView(APIView):
     @extend_schema(
         tags=["partners"],
         request=None,
-        responses={**RETRIES, 200: PartnerKeyOutput, **P401, **P403, **P404},
+        responses={200: PartnerKeyOutput, **P401, **P403, **P404},
         summary="Revoke a key at once (managers); revoking twice changes nothing",
-        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request, pk: str, key_id: str) -> Response:
         user = _user(request)
@@ -264,9 +262,8 @@ class EnterprisePartnerListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["partners"],
         request=AuthorisationCreateInput,
-        responses={**RETRIES, 201: AuthorisationOutput, **P400, **P401, **P403, **P404, **P409},
+        responses={201: AuthorisationOutput, **P400, **P401, **P403, **P404, **P409},
         summary="Authorise a partner (an IP agent) to see and act on this enterprise's cases (owners)",
-        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request, pk: str) -> Response:
         user = _user(request)

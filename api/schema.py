@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
@@ -209,7 +209,7 @@ WWW_AUTHENTICATE = {
 RETRY_AFTER = {"Retry-After": {"schema": _INTEGER, "description": "Seconds to wait before trying again."}}
 CURRENT_ETAG = {"ETag": {"schema": _STRING, "description": "The current version, to send as `If-Match`."}}
 
-IDEMPOTENCY_KEY_DESCRIPTION = (
+IDEMPOTENCY_KEY_DESCRIPTION = gettext_noop(
     "A new key for each operation (e.g. a UUID). A retry with the same key and body gets the first "
     "response again (`Idempotent-Replayed: true`) instead of acting twice; the same key with another "
     "body is 422; while the first request runs, 409. Kept at least 24 hours."

@@ -60,19 +60,7 @@ P403 = {403: PROBLEM}
 P404 = {404: PROBLEM}
 P409 = {409: PROBLEM}
 P412 = {412: PROBLEM}
-# What the idempotency middleware (api/idempotency.py) may answer to any POST with a key.
-RETRIES = {400: PROBLEM, 409: PROBLEM, 422: PROBLEM}
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
-    OpenApiParameter.HEADER,
-    description=_(
-        "A new key for each operation (e.g. a UUID). A retry with the same key and body gets the first "
-        "response again (`Idempotent-Replayed: true`) instead of acting twice; the same key with another "
-        "body is 422; while the first request runs, 409. Kept at least 24 hours."
-    ),
-)
+# Every POST takes an Idempotency-Key and may get its 400/409/422: api.schema declares them.
 IF_MATCH = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,
@@ -196,8 +184,7 @@ class LogoutView(APIView):
     @extend_schema(
         tags=["auth"],
         request=None,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={204: None, **P401, **RETRIES},
+        responses={204: None, **P401},
         summary="Revoke the token in use",
     )
     def post(self, request: Request) -> Response:
@@ -294,8 +281,8 @@ class EnterpriseListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["enterprises"],
         request=s.EnterpriseCreateInput,
-        parameters=[IDEMPOTENCY_KEY, ETAG, LOCATION],
-        responses={201: s.EnterpriseOutput, **P400, **P401, **P403, **RETRIES},
+        parameters=[ETAG, LOCATION],
+        responses={201: s.EnterpriseOutput, **P400, **P401, **P403},
         summary="Register an enterprise; the applicant becomes its owner",
     )
     def post(self, request: Request) -> Response:
@@ -344,8 +331,8 @@ class EnterpriseVerifyView(APIView):
     @extend_schema(
         tags=["enterprises"],
         request=s.EnterpriseVerifyInput,
-        parameters=[IDEMPOTENCY_KEY, IF_MATCH, ETAG],
-        responses={200: s.EnterpriseOutput, **P400, **P401, **P403, **P404, **P412, **RETRIES},
+        parameters=[IF_MATCH, ETAG],
+        responses={200: s.EnterpriseOutput, **P400, **P401, **P403, **P404, **P412},
         summary="An officer confirms the registration (and startup status) on file",
     )
     def post(self, request: Request, pk: str) -> Response:
@@ -385,8 +372,8 @@ class ProgrammeListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["programmes"],
         request=s.ProgrammeCreateInput,
-        parameters=[IDEMPOTENCY_KEY, LOCATION],
-        responses={201: s.ProgrammeOutput, **P400, **P401, **P403, **RETRIES},
+        parameters=[LOCATION],
+        responses={201: s.ProgrammeOutput, **P400, **P401, **P403},
         summary="Create a programme with its rules (managers)",
     )
     def post(self, request: Request) -> Response:
@@ -505,8 +492,7 @@ class CalendarOverrideListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["calendar"],
         request=s.CalendarOverrideInput,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={200: s.CalendarOverrideOutput, **P400, **P401, **P403, **RETRIES},
+        responses={200: s.CalendarOverrideOutput, **P400, **P401, **P403},
         summary="Make a date a working day or a day off (managers); effective at once",
     )
     def post(self, request: Request) -> Response:
@@ -579,8 +565,8 @@ class CaseListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["cases"],
         request=s.CaseCreateInput,
-        parameters=[IDEMPOTENCY_KEY, ETAG, LOCATION],
-        responses={201: s.CaseDetailOutput, **P400, **P401, **P403, **RETRIES},
+        parameters=[ETAG, LOCATION],
+        responses={201: s.CaseDetailOutput, **P400, **P401, **P403},
         summary="Open a draft application",
     )
     def post(self, request: Request) -> Response:
@@ -755,7 +741,7 @@ class CaseDocumentListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["documents"],
         request={"multipart/form-data": s.DocumentUploadInput},
-        parameters=[IDEMPOTENCY_KEY, IF_MATCH, LOCATION],
+        parameters=[IF_MATCH, LOCATION],
         responses={
             201: s.DocumentOutput,
             **P400,
@@ -766,7 +752,6 @@ class CaseDocumentListView(GenericAPIView[Any]):
             **P412,
             413: PROBLEM,
             415: PROBLEM,
-            **RETRIES,
         },
         summary="Upload a document, or a new version of one (members; draft or awaiting a supplement)",
     )
@@ -886,7 +871,7 @@ class CaseMilestoneListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["ip office"],
         request={"multipart/form-data": s.MilestoneInput},
-        parameters=[IDEMPOTENCY_KEY, IF_MATCH],
+        parameters=[IF_MATCH],
         responses={
             201: s.MilestoneOutput,
             **P400,
@@ -897,7 +882,6 @@ class CaseMilestoneListView(GenericAPIView[Any]):
             **P412,
             413: PROBLEM,
             415: PROBLEM,
-            **RETRIES,
         },
         summary="Record a step at the IP office, with its evidence document",
     )
@@ -923,8 +907,7 @@ class CaseClaimAllowanceView(APIView):
     @extend_schema(
         tags=["ip office"],
         request=s.ClaimAllowanceInput,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={201: s.ClaimAllowanceOutput, **P400, **P401, **P403, **P404, **RETRIES},
+        responses={201: s.ClaimAllowanceOutput, **P400, **P401, **P403, **P404},
         summary="Allow this case to claim a number another case claims (managers, with a reason)",
     )
     def post(self, request: Request, pk: str) -> Response:
@@ -985,8 +968,8 @@ class CaseActionView(GenericAPIView[Any]):
 
     @extend_schema(
         tags=["case actions"],
-        parameters=[IDEMPOTENCY_KEY, IF_MATCH, ETAG],
-        responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409, **P412, **RETRIES},
+        parameters=[IF_MATCH, ETAG],
+        responses={200: s.CaseDetailOutput, **P400, **P401, **P403, **P404, **P409, **P412},
     )
     def post(self, request: Request, pk: str) -> Response:
         assert self.endpoint is not None

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from api import pagination
 from api.filters import FilterSetBackend
 from api.serializers import StrictInput
-from api.views import IDEMPOTENCY_KEY, P400, P401, P403, P404, P409, RETRIES, _user
+from api.views import P400, P401, P403, P404, P409, _user
 from partners.models import Partner
 from webhooks import selectors, services
 from webhooks.filters import DeliveryFilter
@@ -188,10 +188,9 @@ class WebhookListView(GenericAPIView[Any]):
     @extend_schema(
         tags=["webhooks"],
         request=WebhookCreateInput,
-        responses={**RETRIES, 201: WebhookCreatedOutput, **P400, **P401, **P403},
+        responses={201: WebhookCreatedOutput, **P400, **P401, **P403},
         summary="Subscribe to events (partner systems); the signing secret is shown once",
         description=SIGNATURE_HELP,
-        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request) -> Response:
         user = _user(request)
@@ -245,9 +244,8 @@ class WebhookRotateSecretView(APIView):
     @extend_schema(
         tags=["webhooks"],
         request=None,
-        responses={**RETRIES, 200: WebhookSecretRotatedOutput, **P401, **P403, **P404},
+        responses={200: WebhookSecretRotatedOutput, **P401, **P403, **P404},
         summary="A new signing secret, shown once; the previous one also signs for 24 hours",
-        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request, pk: str) -> Response:
         user = _user(request)
@@ -261,9 +259,8 @@ class WebhookPingView(APIView):
     @extend_schema(
         tags=["webhooks"],
         request=None,
-        responses={**RETRIES, 202: DeliveryOutput, **P401, **P403, **P404, **P409},
+        responses={202: DeliveryOutput, **P401, **P403, **P404, **P409},
         summary="Send a webhook.ping message to this subscription (after what it is owed)",
-        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request, pk: str) -> Response:
         user = _user(request)
@@ -309,9 +306,8 @@ class WebhookRedeliverView(APIView):
     @extend_schema(
         tags=["webhooks"],
         request=None,
-        responses={**RETRIES, 202: DeliveryOutput, **P401, **P403, **P404, **P409},
+        responses={202: DeliveryOutput, **P401, **P403, **P404, **P409},
         summary="Send a delivered or failed message again, with the same webhook-id",
-        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request, pk: str, delivery_id: str) -> Response:
         user = _user(request)
