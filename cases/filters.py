@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case, CaseState, CostLine, SupportType
 from cases.selectors import CLOCK_RUNNING
+
+
+class _InstantField(forms.DateTimeField):
+    """A moment, handed to the database in UTC. ISO 8601 allows offsets up to ±23:59 and
+    PostgreSQL refuses those beyond ±15:59 (a 500); a moment that falls outside the years
+    1–9999 once in UTC is an invalid value, not a crash."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        moment: datetime | None = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class InstantFilter(django_filters.DateTimeFilter):
+    field_class = _InstantField
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -23,8 +47,8 @@ class CaseFilter(django_filters.FilterSet):
     programme = django_filters.CharFilter(field_name="programme__code", help_text=_("Programme code."))
     enterprise = django_filters.UUIDFilter(field_name="enterprise_id")
     assigned_officer = django_filters.UUIDFilter(field_name="assigned_officer_id")
-    submitted_after = django_filters.DateTimeFilter(field_name="submitted_at", lookup_expr="gte")
-    submitted_before = django_filters.DateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    submitted_after = InstantFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = InstantFilter(field_name="submitted_at", lookup_expr="lt")
     overdue = django_filters.BooleanFilter(
         method="filter_overdue",
         help_text=_("true: in review or recommended after the appointment date; false: every other case."),

@@ -29,6 +29,8 @@ def _cursor(position: str) -> str:
         "/api/v1/cases/?ordering=password",
         "/api/v1/cases/?enterprise=not-a-uuid",
         "/api/v1/cases/?submitted_after=yesterday",
+        # Before year 1 once in UTC.
+        "/api/v1/cases/?submitted_before=0001-01-01T01:00:00%2B05:00",
     ],
 )
 def test_bad_query_parameters_are_400(client_for, officer, url):
@@ -36,6 +38,17 @@ def test_bad_query_parameters_are_400(client_for, officer, url):
     assert response.status_code == 400, response.content
     assert response["Content-Type"].startswith("application/problem+json")
     assert response.json()["errors"]
+
+
+def test_submitted_filters_read_any_iso_offset(client_for, case_in, officer):
+    # ISO 8601 allows offsets up to ±23:59; PostgreSQL refused those beyond ±15:59 with a 500.
+    case = case_in("submitted")
+    client = client_for(officer)
+    response = client.get("/api/v1/cases/?submitted_before=0334-01-16T01:39:04.70659-17:09")
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []
+    response = client.get("/api/v1/cases/?submitted_after=0334-01-16T01:39:04-17:09")
+    assert [c["id"] for c in response.json()["results"]] == [str(case.pk)]
 
 
 def test_tampered_cursor_on_events_is_400(client_for, case_in, officer):
