@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install run migrate seed test test-postgres lint format typecheck \
-	schema schema-check client check-deploy migrations-check ci messages bench clean
+	schema schema-check client check-deploy migrations-check ci messages bench clean docs-check fuzz
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ client: install ## Generate a Python client from docs/openapi.yaml into $(CLIENT
 		--config docs/client/openapi-python-client.yaml --meta setup --output-path $(CLIENT) --overwrite
 	@echo "  pip install $(CLIENT)   then: import ip_support_case_manager_api_client"
 
+docs-check: install ## Rerun the examples of docs/api.md and README.md on fresh demo data (port 8000)
+	$(PY) docs/rerun_examples.py
+
 check-deploy: install ## Django's deployment checklist under production settings
 	DJANGO_PRODUCTION=1 DJANGO_SECRET_KEY=ci-check-$$(date +%s)-a-long-random-looking-value-for-the-check \
 		DJANGO_ALLOWED_HOSTS=example.gov.vn $(PY) manage.py check --deploy --fail-level WARNING
@@ -84,6 +87,9 @@ ci: lint typecheck migrations-check schema-check check-deploy test ## Everything
 messages: install ## Refresh and compile the Vietnamese catalogue (needs GNU gettext)
 	$(PY) manage.py makemessages -l vi --ignore=.venv --ignore=tests --ignore=bench --no-location
 	$(PY) manage.py compilemessages -l vi --ignore=.venv
+
+fuzz: install ## schemathesis over a live server on a fresh PostgreSQL database, as applicant, officer and manager
+	.ci/schemathesis
 
 bench: install ## Benchmark list/detail/action against a bare values() view (see bench/README.md)
 	$(PY) bench/run.py
