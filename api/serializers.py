@@ -51,9 +51,23 @@ MAX_DETAILS_BYTES = 64 * 1024
 MAX_DETAILS_DEPTH = 20
 
 
+def _json_type_matches(field: serializers.Field[Any, Any, Any, Any], value: Any) -> bool:
+    """Whether a JSON value has the type the schema declares for the field. DRF would read
+    `0` as false, `1` as a UUID, `5` as the text "5" and "5" as a number: the contract says
+    boolean, string or integer, and a client sending another type has a bug to hear about."""
+    if isinstance(field, serializers.BooleanField):
+        return isinstance(value, bool)
+    if isinstance(field, serializers.CharField | serializers.UUIDField):
+        return isinstance(value, str)
+    if isinstance(field, serializers.IntegerField):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return True
+
+
 # An input that refuses keys it does not know (a misspelt field would otherwise be dropped
-# without a word) and bodies that are not JSON objects. (A comment, not a docstring: the
-# schema would show it as the description of every input.)
+# without a word), bodies that are not JSON objects, and JSON values of another type than
+# the schema's. (A comment, not a docstring: the schema would show it as the description
+# of every input.)
 class StrictInput(serializers.Serializer[Any]):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict) or hasattr(data, "keys"):
@@ -62,6 +76,14 @@ class StrictInput(serializers.Serializer[Any]):
                 raise serializers.ValidationError(
                     {name: [_("Unknown field.")] for name in unknown}, code="unknown_field"
                 )
+        if type(data) is dict:  # parsed JSON; form and multipart parts are all text
+            wrong = {
+                name: [serializers.ErrorDetail(str(self.fields[name].error_messages["invalid"]), code="invalid")]
+                for name, value in data.items()
+                if value is not None and not _json_type_matches(self.fields[name], value)
+            }
+            if wrong:
+                raise serializers.ValidationError(wrong)
         return super().to_internal_value(data)
 
 

@@ -51,6 +51,48 @@ def test_changing_a_partner_with_a_misspelt_field_changes_nothing(client_for, ma
     assert (_partner_rows(), PartnerEvent.objects.count()) == (before, events)
 
 
+def test_a_partner_is_not_deactivated_by_a_zero(client_for, manager, ip_agent):
+    # DRF read 0 as false: the schema says boolean, and a client sending 0 has a bug.
+    partner, _raw = ip_agent
+    before = _partner_rows()
+
+    response = client_for(manager).patch(f"/api/v1/partners/{partner.pk}/", {"is_active": 0}, format="json")
+
+    body = assert_field_errors(response, "is_active")
+    assert body["errors"][0]["code"] == "invalid"
+    assert _partner_rows() == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("legal_basis", 0), ("name", ["X"]), ("budget_total", "5"), ("budget_total", True), ("year", {"y": 1})],
+)
+def test_a_json_value_of_another_type_is_refused(client_for, manager, programme, field, value):
+    before = programme.updated_at
+
+    response = client_for(manager).patch(f"/api/v1/programmes/{programme.code}/", {field: value}, format="json")
+
+    assert_field_errors(response, field)
+    programme.refresh_from_db()
+    assert programme.updated_at == before
+
+
+def test_a_case_title_must_be_text(client_for, applicant, enterprise, programme):
+    response = client_for(applicant).post(
+        "/api/v1/cases/",
+        {
+            "enterprise": str(enterprise.pk),
+            "programme": programme.code,
+            "support_type": "trademark",
+            "title": 12345,
+            "requested_amount": 1_000_000,
+        },
+        format="json",
+    )
+
+    assert_field_errors(response, "title")
+
+
 def test_issuing_a_key_with_a_misspelt_field_issues_none(client_for, manager, ip_agent):
     partner, _raw = ip_agent
     keys, events = PartnerKey.objects.count(), PartnerEvent.objects.count()
