@@ -75,7 +75,7 @@ client: install ## Generate a Python client from docs/openapi.yaml into $(CLIENT
 		--config docs/client/openapi-python-client.yaml --meta setup --output-path $(CLIENT) --overwrite
 	@echo "  pip install $(CLIENT)   then: import ip_support_case_manager_api_client"
 
-docs-check: install ## Rerun the examples of docs/api.md and README.md on fresh demo data (port 8000)
+docs-check: install ## Rerun the examples of docs/api.md, README.md and docs/partners.md on fresh demo data (ports 8000, 8791-8794)
 	$(PY) docs/rerun_examples.py
 
 check-deploy: install ## Django's deployment checklist under production settings

@@ -1,6 +1,7 @@
-"""Rerun the recorded examples of docs/api.md and README.md and report the ones that drifted.
+"""Rerun the recorded examples of docs/api.md, README.md and docs/partners.md; report the drifted ones.
 
     .venv/bin/python docs/rerun_examples.py           # report differing blocks; exit 1 if any
+    .venv/bin/python docs/rerun_examples.py --doc docs/partners.md   # only that guide (repeatable)
     .venv/bin/python docs/rerun_examples.py --write   # also replace the drifted outputs in the files
     .venv/bin/python docs/rerun_examples.py --record  # replace every output: the guides as one new run
     .venv/bin/python docs/rerun_examples.py --keep    # leave the scratch directories behind
@@ -16,9 +17,22 @@ that runs the run's blocks in order, so that variables and functions carry over.
 scratch directory links `manage.py` and `.venv`, so a block may run a command on the
 server's side as a reader would from the project's root.
 
+docs/partners.md runs as its "How this guide was made" says it was recorded: one session on
+a fresh database, served on 127.0.0.1:8791 with WEBHOOKS_ALLOW_HTTP=1 and
+WEBHOOKS_ALLOWED_NETWORKS=127.0.0.0/8, a second server on the same database without them on
+:8794 (`API2`), and a recording receiver on :8792, run in this process, that saves every
+request as received/NNN.json ({"path", "headers", "body"}) and answers what the run tells it
+(204; 503 with Retry-After: 20, 410 or 500 where the guide says the portal's receiver did).
+The guide's own receiver.py and check.py are written from its ```python blocks; webhooks are
+sent by `python manage.py deliver_webhooks` (the project's Python first on PATH), as the
+guide's commands say. Its blocks run in the order the guide's notes give (see PARTNERS).
+
 Before comparing, both sides are normalised: UUIDs, 64-hex tokens and digests, timestamps,
 dates, the HTTP Date header, the year of receipt codes and programme codes, cursors, the
-Python version in `Server:` and the seconds of a throttle. A recorded line may elide with
+Python version in `Server:` and the seconds of a throttle; for partners.md also API keys and
+their prefixes, signing secrets, signatures, `msg_` ids, webhook timestamps, the random end of
+a partner's username, attempt durations, the time of day of the partner's trail and the
+second recording's ports (8795-8798 read as 8791-8794). A recorded line may elide with
 ` ... `, which matches anything. With --write (drifted outputs) or --record (all of them),
 the raw new output replaces the recorded one; several fenced blocks after one command are
 cut by their recorded lengths, and what cannot be cut so is left for editing by hand.
@@ -27,6 +41,8 @@ cut by their recorded lengths, and what cannot be cut so is left for editing by 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import re
 import select
@@ -35,9 +51,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +78,18 @@ class Block:
     outputs: list[tuple[int, int, str]] = field(default_factory=list)  # (first, last line, text)
 
 
+Pattern = tuple["re.Pattern[str]", "str | Callable[[re.Match[str]], str]"]
+
+
+@dataclass
+class Hook:
+    """Something done around the block whose code contains `contains` (exactly one block)."""
+
+    contains: str  # as in Run.moves
+    answer: tuple[int, dict[str, str]] | None = None  # before it: what the portal's receiver answers
+    then: str = ""  # after it: shell code run in the session, output not compared
+
+
 @dataclass
 class Run:
     name: str
@@ -66,10 +97,26 @@ class Run:
     checked: list[str]  # `##` sections, run in this order, outputs compared
     # (section, subsection, text the block contains or "") run first, outputs not compared
     setup: list[tuple[str, str, str]] = field(default_factory=list)
+    port: int = PORT
+    server_env: dict[str, str] = field(default_factory=dict)  # on top of the scratch database's
+    second_port: int | None = None  # a second server on the same database, without server_env
+    receiver_port: int | None = None  # the recording receiver
+    # (block, block it runs right after): the guide's notes on order. A block is named by
+    # text its code contains, or by "subsection::text" (subsection as it starts)
+    moves: list[tuple[str, str]] = field(default_factory=list)
+    hooks: list[Hook] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # file name: how its ```python block starts
+    patterns: list[Pattern] = field(default_factory=list)  # normalised too, after PATTERNS
+    project_python: bool = False  # `python` is the project's .venv/bin/python
+
+    @property
+    def ports(self) -> list[int]:
+        return [p for p in (self.port, self.second_port, self.receiver_port) if p is not None]
 
 
 API_MD = ROOT / "docs" / "api.md"
 README = ROOT / "README.md"
+PARTNERS_MD = ROOT / "docs" / "partners.md"
 
 RUNS = [
     # "The sections before the walk-through ... were run after it"; the rules and documents
@@ -114,6 +161,77 @@ RUNS = [
     ),
     Run("README.md: try it", README, checked=["Try it"]),
 ]
+
+PORTAL_SUB = "/hooks/portal"
+PARTNERS = Run(
+    "partners.md: the whole guide, in the order it ran",
+    PARTNERS_MD,
+    checked=[
+        "Credentials",
+        "Getting set up",
+        "Calling the API with a key",
+        "Errors a partner meets",
+        "Safe retries and concurrency",
+        "Webhooks",
+        "Rotating a key, as it was run",
+    ],
+    port=8791,
+    server_env={"WEBHOOKS_ALLOW_HTTP": "1", "WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8"},
+    second_port=8794,
+    receiver_port=8792,
+    moves=[
+        # the shell variables and the keys come first; `GET /me/` shows the agent's key
+        ('"$API/me/" -H "$H_LANG" -H "Authorization: Bearer $AGENT_KEY" | jq .', "payread.json paykey.json"),
+        # "(This ran after the calls of the next two sections ...)"
+        ("4. Withdrawing an authorisation::-X DELETE", "occurred_on=2099-01-01"),
+        # the If-Match example: "Right after the filing ..., made on version 4"
+        ("4-2026-01878", "> filing.txt"),
+        # "The second command ran after the retries of the next section."
+        ('"$API/cases/$PATENT/filing/"', '"Idempotency-Key: $PAY_IDEM" -d @payment.json | jq .'),
+        # "(These two ran right after the first messages were sent, ...)"
+        ("Watching deliveries::deliveries/?page_size=2", "The first messages::deliver_webhooks"),
+        # the trail: "Read at the end of this run"
+        ('"$API/partners/$AGENT_ID/events/?page_size=100"', '"$API/cases/$SUBMITTED/resubmit/"'),
+    ],
+    hooks=[
+        # "The portal's receiver was made to answer 503 with Retry-After: 20."
+        Hook('"$API/cases/$SUBMITTED/receive/"', answer=(503, {"Retry-After": "20"})),
+        Hook("[.webhook_id, .event_type, .attempt_count, .next_attempt_at] | @tsv", answer=(204, {})),
+        Hook('WEBHOOK_SECRETS="$WHSEC" python3 receiver.py 8793', then="RERUN_RECEIVER=$!"),
+        # "Its receiver had restarted meanwhile, so it did not know the message yet"
+        Hook(
+            '"$API/cases/$TM/recommend/"',
+            then=(
+                'kill "$RERUN_RECEIVER"; wait "$RERUN_RECEIVER" 2>/dev/null\n'
+                'WEBHOOK_SECRETS="$WHSEC" python3 receiver.py 8793 >> receiver.log & RERUN_RECEIVER=$!\n'
+                "for i in $(seq 50); do (: </dev/tcp/127.0.0.1/8793) 2>/dev/null && break; sleep 0.1; done"
+            ),
+        ),
+        # "The portal's receiver answered 410 to a ping", then was fixed; then "500 to two pings"
+        Hook("jq '{url, is_active, disabled_reason, disabled_at, consecutive_failures}'", answer=(410, {})),
+        Hook('"$API/cases/$SUBMITTED/request-supplement/"', answer=(204, {})),
+        Hook("for i in 1 2; do", answer=(500, {})),
+        Hook("FD=$(", answer=(204, {})),
+    ],
+    files={
+        "receiver.py": '"""A webhook receiver with the standard library only',
+        "check.py": '"""Verify one saved delivery both ways',
+    },
+    patterns=[
+        (re.compile(r"ipk_[0-9a-f]{12}_[A-Za-z0-9_-]+"), "ipk_<key>"),
+        (re.compile(r"\b[0-9a-f]{12}\b"), "<prefix>"),
+        (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_<secret>"),
+        (re.compile(r"v1,[A-Za-z0-9+/=]+"), "v1,<signature>"),
+        (re.compile(r"msg_[0-9a-f]{32}"), "msg_<id>"),
+        (re.compile(r"(?m)^(webhook-timestamp: )\d+$"), r"\1<seconds>"),
+        (re.compile(r"(partner-[a-z0-9-]+)-[0-9a-f]{6}\b"), r"\1-<hex6>"),
+        (re.compile(r'"duration_ms": ?\d+'), '"duration_ms": <n>'),
+        (re.compile(r"(?m)^\d\d:\d\d:\d\d\t"), "<time>\t"),
+        (re.compile(r"127\.0\.0\.1:879([5-8])"), lambda m: f"127.0.0.1:879{int(m.group(1)) - 4}"),
+    ],
+    project_python=True,
+)
+RUNS.append(PARTNERS)
 
 FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 
@@ -169,14 +287,14 @@ PATTERNS = [
 ]
 
 
-def normalise(text: str) -> str:
-    for pattern, replacement in PATTERNS:
+def normalise(text: str, extra: list[Pattern] | None = None) -> str:
+    for pattern, replacement in PATTERNS + (extra or []):
         text = pattern.sub(replacement, text)
     return "\n".join(line.rstrip() for line in text.strip("\n").split("\n"))
 
 
-def matches(recorded: str, actual: str) -> bool:
-    want, got = normalise(recorded).split("\n"), normalise(actual).split("\n")
+def matches(recorded: str, actual: str, extra: list[Pattern] | None = None) -> bool:
+    want, got = normalise(recorded, extra).split("\n"), normalise(actual, extra).split("\n")
     if len(want) != len(got):
         return False
     for w, g in zip(want, got, strict=True):
@@ -192,28 +310,29 @@ def matches(recorded: str, actual: str) -> bool:
 # --- the server and the shell ---------------------------------------------------------------
 
 
-def port_free() -> bool:
+def port_free(port: int = PORT) -> bool:
     import socket
 
     with socket.socket() as sock:
-        return sock.connect_ex((HOST, PORT)) != 0
+        return sock.connect_ex((HOST, port)) != 0
 
 
 class Server:
-    def __init__(self, scratch: Path) -> None:
+    def __init__(self, scratch: Path, port: int = PORT, extra: dict[str, str] | None = None, seed: bool = True) -> None:
         self.env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{scratch / 'db.sqlite3'}",
             "DOCUMENTS_ROOT": str(scratch / "documents"),
             "DJANGO_DEBUG": "0",
             "CELERY_BROKER_URL": "",
+            **(extra or {}),
         }
-        self.log = open(scratch / "server.log", "wb")  # noqa: SIM115
-        for args in (["migrate", "--noinput"], ["seed_demo", "--password", PASSWORD]):
+        self.log = open(scratch / f"server-{port}.log" if port != PORT else scratch / "server.log", "wb")  # noqa: SIM115
+        for args in (["migrate", "--noinput"], ["seed_demo", "--password", PASSWORD]) if seed else ():
             command = [str(PYTHON), "manage.py", *args]
             subprocess.run(command, cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log, check=True)  # noqa: S603
         self.process = subprocess.Popen(  # noqa: S603
-            [str(PYTHON), "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],
+            [str(PYTHON), "manage.py", "runserver", f"{HOST}:{port}", "--noreload"],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -223,7 +342,7 @@ class Server:
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(f"http://{HOST}:{PORT}/api/v1/health/", timeout=2)
+                urllib.request.urlopen(f"http://{HOST}:{port}/api/v1/health/", timeout=2)
                 return
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
@@ -239,6 +358,46 @@ class Server:
         self.log.close()
 
 
+class Receiver:
+    """The recording receiver of partners.md: saves every request as received/NNN.json
+    ({"path", "headers", "body"}) in the session's directory and answers 204, or, for the
+    portal's subscription, what the run last told it."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        directory.mkdir()
+        self.answer: tuple[int, dict[str, str]] = (204, {})
+        count = [0]
+        lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    count[0] += 1
+                    saved = {"path": self.path, "headers": dict(self.headers.items()), "body": body.decode()}
+                    (directory / f"{count[0]:03d}.json").write_text(json.dumps(saved, ensure_ascii=False))
+                    status, headers = receiver.answer if self.path.startswith(PORTAL_SUB) else (204, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if status != 204:
+                    self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Shell:
     """One bash session: what a block defines stays defined for the next."""
 
@@ -252,6 +411,7 @@ class Shell:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.count = 0
 
@@ -281,8 +441,14 @@ class Shell:
 
     def close(self) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=10)
+        if not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        finally:
+            # what the blocks left running in the background (the guide's receiver): its group only
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -294,6 +460,7 @@ class Result:
     actual: str
     stderr: str
     same: bool
+    patterns: list[Pattern] = field(default_factory=list)
 
 
 def select_blocks(blocks: list[Block], run: Run) -> tuple[list[Block], list[Block]]:
@@ -310,7 +477,28 @@ def select_blocks(blocks: list[Block], run: Run) -> tuple[list[Block], list[Bloc
         if f"\n## {section}\n" not in run.path.read_text(encoding="utf-8"):
             raise SystemExit(f"{run.name}: no section {section!r} in {run.path.name}")
         checked.extend(b for b in blocks if b.section == section)
+    for moved, after in run.moves:
+        block = find(checked, moved, run)
+        checked.remove(block)
+        checked.insert(checked.index(find(checked, after, run)) + 1, block)
     return setup, checked
+
+
+def find(blocks: list[Block], name: str, run: Run) -> Block:
+    """The one block named so (see Run.moves)."""
+    subsection, _, text = name.rpartition("::")
+    chosen = [b for b in blocks if b.subsection.startswith(subsection) and text in b.code]
+    if len(chosen) != 1:
+        raise SystemExit(f"{run.name}: {len(chosen)} blocks for {name!r}, not one")
+    return chosen[0]
+
+
+def python_file(path: Path, start: str) -> str:
+    """The ```python block of the guide that starts with `start`."""
+    for match in re.finditer(r"(?ms)^```python\n(.*?)^```$", path.read_text(encoding="utf-8")):
+        if match.group(1).startswith(start):
+            return match.group(1)
+    raise SystemExit(f"{path.name}: no ```python block starts with {start!r}")
 
 
 def execute(run: Run, keep: bool) -> list[Result]:
@@ -321,18 +509,39 @@ def execute(run: Run, keep: bool) -> list[Result]:
     work.mkdir()
     (work / "manage.py").symlink_to(ROOT / "manage.py")
     (work / ".venv").symlink_to(ROOT / ".venv")
+    for name, start in run.files.items():
+        (work / name).write_text(python_file(run.path, start), encoding="utf-8")
+    hooks = {id(find(checked, hook.contains, run)): hook for hook in run.hooks}
     print(f"== {run.name} ({len(checked)} blocks; scratch {scratch})", flush=True)
-    server = Server(scratch)
+    started = time.monotonic()
+    stops: list[Callable[[], None]] = []
     results: list[Result] = []
     try:
-        shell = Shell(work, server.env)
+        server = Server(scratch, run.port, run.server_env)
+        stops.append(server.stop)
+        if run.second_port is not None:
+            stops.append(Server(scratch, run.second_port, seed=False).stop)
+        receiver = None
+        if run.receiver_port is not None:
+            receiver = Receiver(work / "received", run.receiver_port)
+            stops.append(receiver.stop)
+        env = dict(server.env)
+        if run.project_python:
+            env["PATH"] = f"{PYTHON.parent}{os.pathsep}{env.get('PATH', '')}"
+        shell = Shell(work, env)
+        stops.insert(0, shell.close)
         for block in setup:
             shell.run(block.code)
         for block in checked:
+            hook = hooks.get(id(block))
+            if hook is not None and hook.answer is not None and receiver is not None:
+                receiver.answer = hook.answer
             actual, stderr = shell.run(block.code)
+            if hook is not None and hook.then:
+                shell.run(hook.then)
             recorded = "\n".join(text for _, _, text in block.outputs)
-            same = matches(recorded, actual) if block.outputs else True
-            results.append(Result(block, actual, stderr, same))
+            same = matches(recorded, actual, run.patterns) if block.outputs else True
+            results.append(Result(block, actual, stderr, same, run.patterns))
             mark = "ok  " if same else "DIFF"
             where = f"{block.path.name}:{block.line}"
             if not block.outputs:
@@ -340,21 +549,30 @@ def execute(run: Run, keep: bool) -> list[Result]:
             print(f"  {mark} {where:<16} {block.section[:40]} {block.subsection[:40]}", flush=True)
             if not block.outputs and actual.strip():
                 print("       (prints output that is not recorded)", flush=True)
-            if stderr.strip():
+            if stderr.strip() and not (same and block.outputs):  # the failures' and the unchecked blocks'
                 print("       stderr: " + stderr.strip().replace("\n", "\n               "), flush=True)
-        shell.close()
     finally:
-        server.stop()
+        for stop in stops:  # the shell (and what it left running) first, then the servers
+            try:
+                stop()
+            except Exception as exc:  # stop the others all the same
+                print(f"   (stopping: {exc!r})", flush=True)
         if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
+    print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
     return results
 
 
-def unified(recorded: str, actual: str) -> str:
+def unified(recorded: str, actual: str, extra: list[Pattern] | None = None) -> str:
     import difflib
 
     lines = difflib.unified_diff(
-        normalise(recorded).split("\n"), normalise(actual).split("\n"), "recorded", "now", lineterm="", n=1
+        normalise(recorded, extra).split("\n"),
+        normalise(actual, extra).split("\n"),
+        "recorded",
+        "now",
+        lineterm="",
+        n=1,
     )
     return "\n".join(lines)
 
@@ -406,14 +624,26 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directories")
     parser.add_argument("--only", help="run only the runs whose name contains this text")
+    parser.add_argument(
+        "--doc",
+        action="append",
+        type=Path,
+        help="run only the examples of this file (docs/api.md, README.md, docs/partners.md); repeatable",
+    )
     args = parser.parse_args()
-    if not port_free():
-        print(f"{HOST}:{PORT} is taken: the guides' examples use it; stop what listens there.", file=sys.stderr)
+    docs = {path.resolve() for path in args.doc or []}
+    known = {run.path for run in RUNS}
+    if docs - known:
+        parser.error(f"no examples are rerun for {', '.join(str(path) for path in docs - known)}")
+    runs = [run for run in RUNS if (not args.only or args.only in run.name) and (not docs or run.path in docs)]
+    taken = sorted({port for run in runs for port in run.ports if not port_free(port)})
+    if taken:
+        ports = ", ".join(f"{HOST}:{port}" for port in taken)
+        print(f"{ports} taken: the guides' examples use them; stop what listens there.", file=sys.stderr)
         return 2
+    started = time.monotonic()
     results: list[Result] = []
-    for run in RUNS:
-        if args.only and args.only not in run.name:
-            continue
+    for run in runs:
         results.extend(execute(run, args.keep))
     compared = [r for r in results if r.block.outputs]
     drifted = [r for r in compared if not r.same]
@@ -422,11 +652,17 @@ def main() -> int:
         print(
             f"\n--- {result.block.path.name}:{result.block.line} ({result.block.section} / {result.block.subsection})"
         )
-        print(unified(recorded, result.actual))
+        print(unified(recorded, result.actual, result.patterns))
     print(
         f"\n{len(results)} blocks run, {len(compared)} with a recorded output, "
-        f"{len(compared) - len(drifted)} matching, {len(drifted)} differing."
+        f"{len(compared) - len(drifted)} matching, {len(drifted)} differing "
+        f"({time.monotonic() - started:.0f} s)."
     )
+    for path in sorted({r.block.path for r in results}):
+        mine = [r for r in compared if r.block.path == path]
+        bad = sum(not r.same for r in mine)
+        ran = sum(r.block.path == path for r in results)
+        print(f"  {path.name}: {ran} blocks run, {len(mine) - bad} of {len(mine)} outputs matching, {bad} differing")
     rewrite = compared if args.record else drifted if args.write else []
     if rewrite:
         left = write_back(rewrite)
