@@ -161,7 +161,21 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         detail = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else _("Error")
         if isinstance(exc, drf.NotFound):
             detail = _("The requested object does not exist or is not visible to you.")
-    response.data = problem(status, code=code, detail=detail, instance=path, errors=errors)
+    extra = None
+    if isinstance(exc, drf.UnsupportedMediaType) and request is not None:
+        allowed = [parser.media_type for parser in request.parsers]
+        sent = request.content_type.split(";")[0].strip()
+        if sent:
+            detail = _("This operation takes a body in %(allowed)s, not %(sent)s.") % {
+                "allowed": ", ".join(allowed),
+                "sent": sent,
+            }
+        else:
+            detail = _("This operation takes a body in %(allowed)s, named in the Content-Type header.") % {
+                "allowed": ", ".join(allowed)
+            }
+        extra = {"allowed": allowed}
+    response.data = problem(status, code=code, detail=detail, instance=path, errors=errors, extra=extra)
     response.content_type = PROBLEM_CONTENT_TYPE
     return response
 

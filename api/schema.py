@@ -175,7 +175,8 @@ PROBLEM_COMPONENTS: dict[str, dict[str, Any]] = {
             "allowed": {
                 "type": "array",
                 "items": _STRING,
-                "description": "`unsupported_media_type` on uploads: the media types accepted.",
+                "description": "`unsupported_media_type`: the media types accepted (of the body, or of an "
+                "uploaded file).",
             },
             "database": {**_STRING, "description": "`database_unavailable` (health): the database's status."},
         },

@@ -33,6 +33,8 @@ def test_a_multipart_case_creation_is_refused_whole_not_stripped_of_its_cost_lin
 
     problem = assert_problem(response, 415)
     assert problem["code"] == "unsupported_media_type"
+    assert problem["allowed"] == ["application/json"]
+    assert problem["detail"] == "This operation takes a body in application/json, not multipart/form-data."
     assert not Case.objects.exists()
 
 
@@ -54,7 +56,14 @@ def test_the_same_case_as_json_keeps_every_field(client_for, applicant, enterpri
 def test_the_login_takes_json_only(client, db, content_type, body):
     response = client.post("/api/v1/auth/token/", body, content_type=content_type)
 
-    assert_problem(response, 415)
+    assert assert_problem(response, 415)["allowed"] == ["application/json"]
+
+
+def test_a_body_without_a_media_type_is_told_which_to_name_in_vietnamese(client, db):
+    response = client.post("/api/v1/auth/token/", "{}", content_type="", HTTP_ACCEPT_LANGUAGE="vi")
+
+    problem = assert_problem(response, 415)
+    assert problem["detail"] == "Thao tác này nhận nội dung dạng application/json, khai báo trong tiêu đề Content-Type."
 
 
 def test_an_action_with_a_form_body_is_refused_and_the_case_stays(client_for, applicant, case_in):
@@ -74,5 +83,5 @@ def test_an_upload_takes_multipart_only(client_for, applicant, case_in):
         f"/api/v1/cases/{case.pk}/documents/", {"kind": "other", "file": "JVBERi0="}, format="json"
     )
 
-    assert_problem(response, 415)
+    assert assert_problem(response, 415)["allowed"] == ["multipart/form-data"]
     assert not Document.objects.filter(case=case).exists()
