@@ -44,9 +44,22 @@ class KeysetPagination(CursorPagination):
 
     def get_page_size(self, request: Request) -> int | None:
         size = single_value(request.query_params, self.page_size_query_param)
-        if size is not None and not (size.isascii() and size.isdigit() and int(size) > 0):
+        if size is not None and not (size.isascii() and size.isdigit() and 0 < int(size) <= self.max_page_size):
+            # Above the maximum is refused, not quietly cut to it: the client would page
+            # with a size it did not ask for.
             raise ValidationError({"page_size": [_("A positive whole number up to 100.")]}, code="invalid")
         return super().get_page_size(request)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """The parameters as strict as the checks above, so generated requests and clients
+        know the bounds."""
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["schema"] = {"type": "string", "minLength": 1}
+        return parameters
 
 
 class EventPagination(KeysetPagination):

@@ -80,15 +80,13 @@ class CaseFilter(django_filters.FilterSet):
             "search",
         ]
 
-    def filter_overdue(self, queryset: QuerySet[Case], name: str, value: bool | None) -> QuerySet[Case]:
-        if value is None:
-            return queryset
+    # django-filter calls a method only with a value (None and "" are skipped before), and
+    # the schema declares the parameter boolean from the `value: bool` hint.
+    def filter_overdue(self, queryset: QuerySet[Case], name: str, value: bool) -> QuerySet[Case]:
         late = Q(state__in=CLOCK_RUNNING, due_on__lt=timezone.localdate())
         return queryset.filter(late) if value else queryset.exclude(late)
 
-    def filter_has_cost_lines(self, queryset: QuerySet[Case], name: str, value: bool | None) -> QuerySet[Case]:
-        if value is None:
-            return queryset
+    def filter_has_cost_lines(self, queryset: QuerySet[Case], name: str, value: bool) -> QuerySet[Case]:
         lines = CostLine.objects.filter(case=OuterRef("pk"))
         return queryset.filter(Exists(lines)) if value else queryset.exclude(Exists(lines))
 

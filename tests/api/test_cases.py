@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cases.models import Case, CaseEvent, CostLine
 from tests.factories import make_case
+from tests.problems import assert_field_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -222,9 +223,15 @@ def test_ordering_and_cursor_pages(client_for, case_in, officer):
     assert newest_first == [str(c.pk) for c in reversed(made)]
 
 
-def test_page_size_is_capped_at_100(client_for, officer):
-    response = client_for(officer).get("/api/v1/cases/?page_size=1000")
-    assert response.status_code == 200
+@pytest.mark.parametrize("size", ["101", "1000", "0", "-1", "2.5"])
+def test_a_page_size_outside_1_to_100_is_refused_not_cut(client_for, officer, size):
+    response = client_for(officer).get(f"/api/v1/cases/?page_size={size}")
+
+    assert_field_errors(response, "page_size")
+
+
+def test_a_page_of_100_is_served(client_for, officer):
+    assert client_for(officer).get("/api/v1/cases/?page_size=100").status_code == 200
 
 
 def _list_queries(client: Any, url: str) -> int:
