@@ -6,9 +6,9 @@ every operation shares and no view should have to repeat:
 - one `Problem` component (RFC 9457 with this API's members), referenced by every 4xx and
   5xx response as `application/problem+json`;
 - the refusals that follow from how an operation is reached rather than from what it does
-  (`declare_common_refusals`): 401 and 403 for authenticated operations, the
-  `Idempotency-Key` answers of every POST, 415 for a body of the wrong type, 412 wherever
-  `If-Match` is read, 400 for a bad cursor or filter on lists, 404 under an id;
+  (`_refusals_of`): 401 and 403 for authenticated operations, the `Idempotency-Key` answers
+  of every authenticated POST, 415 for a body of the wrong type, 412 wherever `If-Match` is
+  read, 400 for a bad cursor or filter on lists, 404 under an id;
 - a schema view that speaks English unless `?lang=vi` is asked for, so names and
   structure never depend on the caller's `Accept-Language`.
 """
@@ -17,14 +17,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.http import JsonResponse
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from api.exceptions import PROBLEM_CONTENT_TYPE, problem
+from api.webhook_events import SIGNATURE_HEADERS
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -78,16 +84,32 @@ class SchemaView(SpectacularAPIView):
 
     @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        language = request.GET.get("lang") or "en"
-        with translation.override(language):
+        language = request.GET.get("lang", "en")
+        if language not in dict(settings.LANGUAGES):
+            # Only the languages the API speaks: any other would silently be Vietnamese
+            # (the default), and each would cost a translation catalogue kept in memory.
+            # JSON, whatever format the schema was asked in: a problem is JSON.
+            message = _("One of: %(languages)s.") % {"languages": ", ".join(dict(settings.LANGUAGES))}
+            body = problem(
+                400,
+                code="invalid",
+                detail=message,
+                instance=request.path,
+                errors=[{"field": "lang", "code": "invalid_choice", "message": message}],
+            )
+            return JsonResponse(body, status=400, content_type=PROBLEM_CONTENT_TYPE)  # type: ignore[return-value]
+        with translation.override(language):  # the parent applies ?lang= too, but not the default
             response: Response = super().get(request, *args, **kwargs)  # type: ignore[no-untyped-call]
-            response["Content-Language"] = language
-            return response
+        response["Content-Language"] = language
+        return response
 
 
 # --- Problem ------------------------------------------------------------------------------
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# The description views give a refusal that has nothing more to say than its status: the
+# hook gives it the Problem body and the status's usual reason.
+REFUSAL = "refusal"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 _STRING = {"type": "string"}
@@ -190,7 +212,6 @@ REASONS: dict[str, str] = {
     "401": "No credentials, or credentials that are unknown, expired or revoked.",
     "403": "The caller may not do this (role, membership, four eyes, or a partner key's scopes).",
     "404": "No such object, or one the caller may not see.",
-    "405": "Method not allowed.",
     "409": "Conflict with the current state (`code` says which), or a retry while the first "
     "request with the same Idempotency-Key is still running.",
     "412": "`If-Match` names another version: read again and retry (`current_version`, `ETag`).",
@@ -244,7 +265,9 @@ def _refusals_of(path: str, method: str, operation: dict[str, Any]) -> None:
         _add(responses, "401", "403")  # a partner key without the scope is a 403 anywhere
     if "{" in path:
         _add(responses, "404")
-    if method == "post":
+    if method == "post" and operation.get("security"):
+        # The middleware (api/idempotency.py) keys retries by the caller: without
+        # credentials (the login) there is no caller, and the header is not read.
         if "Idempotency-Key" not in headers:
             parameters.append(_idempotency_key_parameter())
         _add(responses, "400", "409", "422")
@@ -252,7 +275,7 @@ def _refusals_of(path: str, method: str, operation: dict[str, Any]) -> None:
         _add(responses, "400", "415")
     if "If-Match" in headers:
         _add(responses, "412")
-    if queries & {"cursor", "page_size"} or (method == "get" and queries):
+    if method == "get" and queries:  # a filter, an ordering, a cursor or a page size
         _add(responses, "400")
 
 
@@ -264,9 +287,9 @@ def _as_problem(code: str, response: dict[str, Any]) -> dict[str, Any]:
         headers.update(CURRENT_ETAG)
     elif code in ("429", "503"):
         headers.update(RETRY_AFTER)
-    described = response.get("description") or ""
+    described = response.get("description")
     problem: dict[str, Any] = {
-        "description": REASONS.get(code, "") if not described or "problem+json" in described else described,
+        "description": REASONS.get(code, "") if described in (None, "", REFUSAL) else described,
         "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}},
     }
     if headers:
@@ -306,13 +329,13 @@ def declare_problems(result: dict[str, Any], generator: Any, request: Any, publi
             if operation is None:
                 continue
             _refusals_of(path, method, operation)
+            if not operation["parameters"]:
+                del operation["parameters"]
             responses = operation["responses"]
             for code in list(responses):
                 if code[0] in "45":
                     responses[code] = _as_problem(code, responses[code])
             operation["responses"] = dict(sorted(responses.items()))
-    from api.webhook_events import SIGNATURE_HEADERS  # serializers import the models
-
     for item in result.get("webhooks", {}).values():
         for operation in item.values():
             operation["parameters"] = [dict(header) for header in SIGNATURE_HEADERS]

@@ -34,8 +34,7 @@ from api import pagination
 from api import serializers as s
 from api.exceptions import PROBLEM_CONTENT_TYPE, etag_for, problem
 from api.filters import FilterSetBackend, StrictOrderingFilter
-from api.parsers import SafeJSONParser
-from api.schema import ActionAutoSchema
+from api.schema import REFUSAL, ActionAutoSchema
 from api.throttles import UsernameThrottle
 from api.uploads import DocumentUploadParser, SizeLimitUploadHandler
 from applicants import selectors as applicant_selectors
@@ -51,8 +50,8 @@ from cases.workflow import authorize, require_version
 from common.exceptions import NotFound, ValidationFailed
 from partners.models import PartnerKey
 
-# The body and description of every 4xx/5xx come from api.schema.declare_problems.
-PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457)")
+# A refusal: api.schema.declare_problems gives it the Problem body and the status's reason.
+PROBLEM = OpenApiResponse(description=REFUSAL)
 logger = logging.getLogger(__name__)
 P400 = {400: PROBLEM}
 P401 = {401: PROBLEM}
@@ -823,8 +822,6 @@ class CaseDocumentDownloadView(APIView):
 
 
 class CaseFilingView(APIView):
-    parser_classes = [SafeJSONParser]
-
     @extend_schema(
         tags=["ip office"],
         responses={200: s.FilingOutput, **P401, **P404},
@@ -902,8 +899,6 @@ class CaseMilestoneListView(GenericAPIView[Any]):
 
 
 class CaseClaimAllowanceView(APIView):
-    parser_classes = [SafeJSONParser]
-
     @extend_schema(
         tags=["ip office"],
         request=s.ClaimAllowanceInput,

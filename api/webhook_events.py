@@ -14,6 +14,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
 
+from api.serializers import CaseEventOutput
 from cases.models import CaseState, SupportType
 from webhooks.models import EventType
 
@@ -44,11 +45,6 @@ SIGNATURE_HEADERS: list[dict[str, Any]] = [
 ]
 
 
-class WebhookActorOutput(serializers.Serializer[Any]):
-    id = serializers.UUIDField()
-    username = serializers.CharField()
-
-
 class WebhookCaseOutput(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     reference = serializers.CharField(allow_null=True, help_text="The receipt code; null before submission.")
@@ -59,21 +55,9 @@ class WebhookCaseOutput(serializers.Serializer[Any]):
     version = serializers.IntegerField(help_text="The case's version after the event (its ETag).")
 
 
-class WebhookCaseEventOutput(serializers.Serializer[Any]):
-    id = serializers.UUIDField()
-    seq = serializers.IntegerField()
-    action = serializers.CharField()
-    from_state = serializers.ChoiceField(choices=CaseState.choices, allow_null=True)
-    to_state = serializers.ChoiceField(choices=CaseState.choices)
-    actor = WebhookActorOutput()
-    at = serializers.DateTimeField()
-    comment = serializers.CharField(allow_blank=True)
-    data = serializers.JSONField()  # type: ignore[assignment]  # a field, not Serializer.data
-
-
 class WebhookCaseDataOutput(serializers.Serializer[Any]):
     case = WebhookCaseOutput()
-    event = WebhookCaseEventOutput(help_text="The event as GET /cases/{id}/events/ shows it.")
+    event = CaseEventOutput(help_text="The event as GET /cases/{id}/events/ shows it.")
 
 
 class WebhookCaseEventPayload(serializers.Serializer[Any]):

@@ -329,6 +329,11 @@ class CaseEvent(AppendOnlyModel):
     def __str__(self) -> str:
         return f"{self.case_id} {self.action} {self.from_state}->{self.to_state}"
 
+    @property
+    def state_before(self) -> str | None:
+        """The state the event left, as the API shows it: None for the creation, which left none."""
+        return self.from_state or None
+
 
 class ReferenceCounter(models.Model):
     """The last receipt number issued per prefix and year; incremented under a row lock."""

@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from api.schema import PROBLEM_MEDIA_TYPE
+from tests.factories import PASSWORD
+from tests.problems import assert_field_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
@@ -98,7 +100,7 @@ def test_the_refusals_that_follow_from_how_an_operation_is_reached_are_declared(
     if operation.get("security"):
         assert {"401", "403"} <= set(responses)
         assert "WWW-Authenticate" in responses["401"]["headers"]
-    if method == "post":
+    if method == "post" and operation.get("security"):
         assert "Idempotency-Key" in headers
         assert {"409", "422"} <= set(responses)
     if "If-Match" in headers:
@@ -111,6 +113,23 @@ def test_the_token_endpoint_declares_a_wrong_password():
     responses = SCHEMA["paths"]["/api/v1/auth/token/"]["post"]["responses"]
     assert {"400", "401", "429"} <= set(responses)
     assert "Retry-After" in responses["429"]["headers"]
+
+
+def test_the_login_promises_no_replay_since_the_middleware_keys_retries_by_the_caller():
+    operation = SCHEMA["paths"]["/api/v1/auth/token/"]["post"]
+    assert "Idempotency-Key" not in {p["name"] for p in operation.get("parameters", [])}
+    assert not {"409", "422"} & set(operation["responses"])
+
+
+@pytest.mark.django_db
+def test_a_login_retried_with_an_idempotency_key_is_not_replayed(client, applicant):
+    body = {"username": "applicant", "password": PASSWORD}
+    headers = {"HTTP_IDEMPOTENCY_KEY": "login-1", "content_type": "application/json"}
+    first, second = (client.post("/api/v1/auth/token/", body, **headers) for _ in range(2))
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert "Idempotent-Replayed" not in second
+    assert first.json()["token"] != second.json()["token"]
 
 
 def test_downloads_declare_the_media_types_they_serve():
@@ -135,6 +154,14 @@ def test_the_served_schema_is_the_committed_one_whatever_the_language(client, la
     assert response.status_code == 200
     assert response["Content-Language"] == "en"
     assert response.content.decode() == (ROOT / "docs" / "openapi.yaml").read_text()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["fr", "", "vi-VN", "x" * 200])
+def test_a_schema_in_a_language_the_api_does_not_speak_is_refused(client, language):
+    response = client.get(f"/api/v1/schema/?lang={language}")
+
+    assert_field_errors(response, "lang")
 
 
 @pytest.mark.django_db

@@ -52,7 +52,7 @@ def case_event_payload(*, case: Case, event: CaseEvent, event_type: str) -> dict
                 "id": str(event.pk),
                 "seq": event.seq,
                 "action": event.action,
-                "from_state": event.from_state or None,
+                "from_state": event.state_before,
                 "to_state": event.to_state,
                 "actor": {"id": str(event.actor_id), "username": event.actor.username},
                 "at": at,
