@@ -113,7 +113,11 @@ def _loose_values(filterset: FilterSet, params: QueryDict) -> dict[str, list[Err
         elif any(not value.strip() for value in values):
             if name not in blank_allowed:
                 errors[name] = [_blank()]
+        elif isinstance(field, forms.BooleanField):
+            # `true` or `false`, as the schema's boolean says; Django's widget would also
+            # read "2", "3", "True" and "False", and anything else as no filter at all.
+            if values[0] not in ("true", "false"):
+                errors[name] = [ErrorDetail(str(_("Must be a valid boolean.")), code="invalid")]
         elif field.widget.value_from_datadict(params, {}, name) is None:
-            message = _("Must be a valid boolean.") if isinstance(field, forms.BooleanField) else _("Invalid value.")
-            errors[name] = [ErrorDetail(str(message), code="invalid")]
+            errors[name] = [ErrorDetail(str(_("Invalid value.")), code="invalid")]
     return errors

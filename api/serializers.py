@@ -51,17 +51,28 @@ MAX_DETAILS_BYTES = 64 * 1024
 MAX_DETAILS_DEPTH = 20
 
 
-def _json_type_matches(field: serializers.Field[Any, Any, Any, Any], value: Any) -> bool:
-    """Whether a JSON value has the type the schema declares for the field. DRF would read
-    `0` as false, `1` as a UUID, `5` as the text "5" and "5" as a number: the contract says
-    boolean, string or integer, and a client sending another type has a bug to hear about."""
+def _json_type_error(field: serializers.Field[Any, Any, Any, Any], value: Any) -> str | None:
+    """The field's own message when a JSON value has another type than the schema declares
+    (a list's items included), else None. DRF would read `0` as false, `1` as a UUID, `5` as
+    the text "5" and "5" as a number: the contract says boolean, string or number, and a
+    client sending another type has a bug to hear about."""
+    if value is None:
+        return None  # the field's own `null` check answers
+    if isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            return None  # the field's own `not_a_list` check answers
+        return next((error for item in value if (error := _json_type_error(field.child, item))), None)
     if isinstance(field, serializers.BooleanField):
-        return isinstance(value, bool)
-    if isinstance(field, serializers.CharField | serializers.UUIDField):
-        return isinstance(value, str)
-    if isinstance(field, serializers.IntegerField):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return True
+        matches = isinstance(value, bool)
+    elif isinstance(field, serializers.CharField | serializers.UUIDField):
+        matches = isinstance(value, str)
+    elif isinstance(field, serializers.IntegerField):
+        matches = isinstance(value, int | float) and not isinstance(value, bool)
+    elif isinstance(field, serializers.DecimalField):  # a number, or a decimal string (exact)
+        matches = isinstance(value, int | float | str) and not isinstance(value, bool)
+    else:
+        return None
+    return None if matches else str(field.error_messages["invalid"])
 
 
 # An input that refuses keys it does not know (a misspelt field would otherwise be dropped
@@ -78,9 +89,9 @@ class StrictInput(serializers.Serializer[Any]):
                 )
         if type(data) is dict:  # parsed JSON; form and multipart parts are all text
             wrong = {
-                name: [serializers.ErrorDetail(str(self.fields[name].error_messages["invalid"]), code="invalid")]
+                name: [serializers.ErrorDetail(error, code="invalid")]
                 for name, value in data.items()
-                if value is not None and not _json_type_matches(self.fields[name], value)
+                if (error := _json_type_error(self.fields[name], value))
             }
             if wrong:
                 raise serializers.ValidationError(wrong)
@@ -313,11 +324,25 @@ class ProgrammeBudgetOutput(serializers.Serializer[Any]):
     by_support_type = BudgetLineOutput(many=True)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+            {"type": "string", "format": "decimal", "pattern": r"^\d{1,3}(\.\d{1,2})?$"},
+        ],
+        "description": "Percent of the eligible cost, above 0 and at most 100, two decimals at most: a number "
+        '(`50`, `65.25`) or the same as a string (`"65.25"`, exact).',
+    }
+)
+class PercentInputField(serializers.DecimalField):
+    """A rule's percent as sent: a JSON number or a decimal string, both always accepted."""
+
+
 class SupportRuleUpdateInput(StrictInput):
     """A rule's values; on PATCH any subset of them. A field left out keeps its value (or,
     for a new rule, takes the default: no cap, no limit, any applicant, valid_application)."""
 
-    percent = serializers.DecimalField(
+    percent = PercentInputField(
         max_digits=5,
         decimal_places=2,
         min_value=Decimal("0.01"),
@@ -688,11 +713,7 @@ class CaseUpdateInput(StrictInput):
 class CaseEventOutput(serializers.ModelSerializer[CaseEvent]):
     actor = UserRefOutput(read_only=True)
     # The creation has no state before it: null, never an empty string outside the enum.
-    from_state = serializers.SerializerMethodField()
-
-    @extend_schema_field(serializers.ChoiceField(choices=CaseState.choices, allow_null=True))
-    def get_from_state(self, event: CaseEvent) -> str | None:
-        return event.from_state or None
+    from_state = serializers.ChoiceField(source="state_before", choices=CaseState.choices, allow_null=True)
 
     class Meta:
         model = CaseEvent

@@ -77,6 +77,37 @@ def test_a_json_value_of_another_type_is_refused(client_for, manager, programme,
     assert programme.updated_at == before
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"percent": True}, "percent"),
+        ({"percent": [50]}, "percent"),
+        ({"province_codes": [68]}, "province_codes"),
+        ({"province_codes": ["68", True]}, "province_codes"),
+        ({"startup_required": "yes"}, "startup_required"),
+    ],
+)
+def test_a_rule_value_of_another_type_is_refused_inside_lists_too(client_for, manager, programme, body, field):
+    rule = programme.rules.get(support_type="trademark")
+    before = (rule.percent, rule.province_codes, rule.startup_required)
+
+    response = client_for(manager).patch(f"/api/v1/programmes/{programme.code}/rules/trademark/", body, format="json")
+
+    assert_field_errors(response, field)
+    rule.refresh_from_db()
+    assert (rule.percent, rule.province_codes, rule.startup_required) == before
+
+
+def test_supplement_items_must_be_text(client_for, officer, case_in):
+    case = case_in("in_review")
+
+    response = client_for(officer).post(f"/api/v1/cases/{case.pk}/request-supplement/", {"items": [5]}, format="json")
+
+    assert_field_errors(response, "items")
+    case.refresh_from_db()
+    assert case.state == "in_review"
+
+
 def test_a_case_title_must_be_text(client_for, applicant, enterprise, programme):
     response = client_for(applicant).post(
         "/api/v1/cases/",
@@ -166,6 +197,8 @@ def test_changing_a_subscription_with_a_misspelt_field_changes_nothing(agent_cli
         ("state=&state=draft", "state", "blank"),
         ("overdue=maybe", "overdue", "invalid"),
         ("has_cost_lines=1", "has_cost_lines", "invalid"),
+        ("overdue=2", "overdue", "invalid"),
+        ("overdue=True", "overdue", "invalid"),
         (
             "enterprise=00000000-0000-0000-0000-000000000001&enterprise=00000000-0000-0000-0000-000000000002",
             "enterprise",
