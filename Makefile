@@ -32,15 +32,7 @@ seed: migrate ## Load demo users, enterprises, a programme and cases (idempotent
 	$(PY) manage.py seed_demo --password '$(DEMO_PASSWORD)'
 
 run: seed ## Install, migrate, seed demo data and serve on http://127.0.0.1:8000
-	@echo ""
-	@echo "  API docs:  http://$(HOST):$(PORT)/api/v1/docs/   (ReDoc: /api/v1/redoc/)"
-	@echo "  Demo logins (password: $(DEMO_PASSWORD)):"
-	@echo "    manager, officer, officer2, applicant, applicant2"
-	@echo "  Get a token:"
-	@echo "    curl -s -X POST http://$(HOST):$(PORT)/api/v1/auth/token/ -H 'Content-Type: application/json' \\"
-	@echo "         -d '{\"username\": \"applicant\", \"password\": \"$(DEMO_PASSWORD)\"}'"
-	@echo ""
-	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py rundemo $(HOST):$(PORT) --password '$(DEMO_PASSWORD)'
 
 test: install ## Run the whole suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)

@@ -45,3 +45,26 @@ def test_seed_demo_prints_no_mail_with_the_console_backend(
 
     assert capsys.readouterr().out == ""
     assert out.getvalue().splitlines() == [f"Demo data ready: programme {Programme.objects.get().code}."]
+
+
+def test_the_demo_server_prints_the_logins_and_the_docs_last():
+    from io import StringIO
+
+    from cases.management.commands.rundemo import Command
+
+    out = StringIO()
+    command = Command(stdout=out)
+    command.addr, command._raw_ipv6, command.protocol, command.demo_password = "0.0.0.0", False, "http", "pw-1"
+
+    command.on_bind(8080)
+
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    assert "Quit the server with CONTROL-C." in out.getvalue()
+    assert lines[-6:] == [
+        "  API docs:  http://127.0.0.1:8080/api/v1/docs/   (ReDoc: /api/v1/redoc/)",
+        "  Demo logins (password: pw-1):",
+        "    manager, officer, officer2, applicant, applicant2",
+        "  Get a token:",
+        "    curl -s -X POST http://127.0.0.1:8080/api/v1/auth/token/ -H 'Content-Type: application/json' \\",
+        """         -d '{"username": "applicant", "password": "pw-1"}'""",
+    ]
