@@ -165,6 +165,17 @@ else:
 # files a case may hold, every version counted.
 DOCUMENTS_MAX_UPLOAD_BYTES = env.int("DOCUMENTS_MAX_UPLOAD_MB", default=20) * 1024 * 1024
 DOCUMENTS_MAX_PER_CASE = env.int("DOCUMENTS_MAX_PER_CASE", default=50)
+# Per firm: how many drafts it may keep open, and how many bytes its documents may take in all
+# (every case and version, deleted drafts included: their files stay; office slips excluded).
+CASES_MAX_DRAFTS_PER_ENTERPRISE = env.int("CASES_MAX_DRAFTS_PER_ENTERPRISE", default=10)
+DOCUMENTS_MAX_BYTES_PER_ENTERPRISE = env.int("DOCUMENTS_MAX_MB_PER_ENTERPRISE", default=2048) * 1024 * 1024
+# The most work a ZIP-based upload (DOCX, XLSX, ODT) may cost to inspect: parts in the
+# archive, and the sum of their declared expanded sizes.
+DOCUMENTS_ZIP_MAX_ENTRIES = env.int("DOCUMENTS_ZIP_MAX_ENTRIES", default=2000)
+DOCUMENTS_ZIP_MAX_EXPANDED_BYTES = env.int("DOCUMENTS_ZIP_MAX_EXPANDED_MB", default=200) * 1024 * 1024
+# Stored files are readable by the server's user only (Django's default is 0644 in 0755).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
