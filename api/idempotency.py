@@ -29,7 +29,9 @@ request, nor after the view refused it: an upload is refused (403, 413) before i
 arrive, as without a key, and the transaction does not wait on a slow client for them.
 JSON is compared canonically (key order and spacing do not count), multipart without its
 random boundary. The stored body is encrypted with a key derived from SECRET_KEY and
-the client's raw Idempotency-Key, which the table does not hold.
+the client's raw Idempotency-Key, which the table does not hold; and a secret shown once
+(a partner's API key, a webhook signing secret: `one_time_secrets`) is not kept at all:
+the replay carries a note in its place.
 """
 
 from __future__ import annotations
@@ -338,6 +340,48 @@ def _reserve(*, digest: str, user_id: Any) -> Hold | IdempotencyRecord | None:
     return None
 
 
+def one_time_secrets() -> list[tuple[type[Any], str, str]]:
+    """The members of an answer shown once, by the output serializer that renders them:
+    (serializer class, member, the note a replay shows instead). A kept answer never holds
+    them: a retry would hand a partner's API key or a webhook signing secret to whoever
+    holds the Idempotency-Key, for as long as the answer is kept."""
+    from api.partners import PartnerKeyCreatedOutput  # the views import this module's callers
+    from api.webhooks import WebhookCreatedOutput
+
+    return [
+        (
+            PartnerKeyCreatedOutput,
+            "key",
+            _(
+                "Not shown again: the key was shown once, in the first answer to this request. "
+                "If that answer was lost, revoke this key and issue a new one."
+            ),
+        ),
+        (
+            WebhookCreatedOutput,  # and WebhookSecretRotatedOutput, its subclass
+            "secret",
+            _(
+                "Not shown again: the secret was shown once, in the first answer to this request. "
+                "If that answer was lost, rotate the secret to get a new one."
+            ),
+        ),
+    ]
+
+
+def _kept_body(response: HttpResponse) -> bytes:
+    """The body to keep for a replay: the response's, with every one-time secret in it
+    replaced by its note."""
+    serializer = getattr(getattr(response, "data", None), "serializer", None)
+    notes = {member: note for cls, member, note in one_time_secrets() if isinstance(serializer, cls)}
+    if not notes:
+        return response.content
+    body = json.loads(response.content)
+    for member, note in notes.items():
+        if member in body:
+            body[member] = note
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def _complete(hold: Hold, *, fingerprint: str, response: HttpResponse, caller: Caller, key: str) -> bool:
     """Keep the response on the held row, inside the view's transaction. False when the
     row is no longer ours (taken over after IDEMPOTENCY_LOCK_SECONDS)."""
@@ -354,7 +398,7 @@ def _complete(hold: Hold, *, fingerprint: str, response: HttpResponse, caller: C
             fingerprint=fingerprint,
             status_code=response.status_code,
             headers=headers,
-            body=response_cipher(client=caller.client, key=key).encrypt(response.content),
+            body=response_cipher(client=caller.client, key=key).encrypt(_kept_body(response)),
             completed_at=now,
             expires_at=now + _ttl(),
         )
