@@ -44,6 +44,7 @@ from cases import selectors as case_selectors
 from cases import services as case_services
 from cases.exceptions import DocumentNotFound
 from cases.files import ALLOWED as ALLOWED_MEDIA_TYPES
+from cases.files import download_name
 from cases.filters import CaseFilter
 from cases.models import CalendarOverride, Case, CaseEvent, Document, Milestone, SupportRuleChange
 from cases.workflow import authorize, require_version
@@ -814,7 +815,7 @@ class CaseDocumentDownloadView(APIView):
         response = FileResponse(
             stream,
             as_attachment=True,
-            filename=document.original_name,
+            filename=download_name(document.original_name, document.media_type),
             content_type=document.media_type,
         )
         response["Cache-Control"] = "private, no-store"

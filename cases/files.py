@@ -29,6 +29,23 @@ ALLOWED: dict[str, tuple[str, str]] = {
     XLSX: (".xlsx", "[Content_Types].xml and xl/workbook.xml"),
     ODT: (".odt", "mimetype"),
 }
+# Other names a detected type goes by: a JPEG named .jpeg keeps its name on download.
+EXTENSION_ALIASES: dict[str, frozenset[str]] = {"image/jpeg": frozenset({".jpeg", ".jpe"})}
+# Extensions a desktop runs, or a browser renders as active content, when the file is opened:
+# a name ending in one is refused whatever the bytes are ("hoso.pdf.exe", "hoso.html").
+EXECUTABLE_EXTENSIONS = frozenset(
+    {
+        ".ade", ".adp", ".app", ".application", ".appref-ms", ".apk", ".asp", ".aspx", ".bat",
+        ".chm", ".cmd", ".com", ".cpl", ".crt", ".dll", ".dmg", ".docm", ".dotm", ".exe",
+        ".gadget", ".hta", ".htm", ".html", ".inf", ".ins", ".isp", ".jar", ".jnlp", ".js",
+        ".jse", ".ksh", ".lnk", ".mht", ".mhtml", ".msc", ".msh", ".msi", ".msp", ".mst",
+        ".php", ".pif", ".pl", ".potm", ".ppam", ".ppsm", ".pptm", ".ps1", ".ps1xml", ".ps2",
+        ".psc1", ".psm1", ".py", ".pyw", ".reg", ".scf", ".scr", ".sct", ".settingcontent-ms",
+        ".sh", ".shtml", ".svg", ".svgz", ".sys", ".url", ".vb", ".vbe", ".vbs", ".vhd",
+        ".vhdx", ".ws", ".wsc", ".wsf", ".wsh", ".xbap", ".xht", ".xhtml", ".xlam", ".xll",
+        ".xlsm", ".xltm", ".xml", ".xsl", ".xslt",
+    }
+)  # fmt: skip
 # What filetype may call a ZIP-based file; the archive's parts decide which, if any.
 ZIP_TYPES = frozenset(
     {
@@ -65,7 +82,41 @@ def name_problem(name: str) -> str | None:
         return "path"
     if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") for char in name):
         return "control_character"
+    if _last_extension(name) in EXECUTABLE_EXTENSIONS:
+        return "executable"
     return None
+
+
+def _visible(name: str) -> str:
+    """The name as Windows saves it: trailing dots and spaces dropped ("a.exe. " is a.exe)."""
+    return name.rstrip(". \t")
+
+
+def _last_extension(name: str) -> str:
+    """The last extension in lower case (".exe" for "hoso.pdf.exe"), or "" when there is none."""
+    _stem, dot, extension = _visible(name).rpartition(".")
+    if not dot or not extension or " " in extension:  # ".html" alone is an HTML file too
+        return ""
+    return "." + extension.lower()
+
+
+def download_name(name: str, media_type: str) -> str:
+    """The name a download is offered under: the uploader's base name with the extension of
+    the type the bytes were judged to be, so a PDF named "hoso.html", "hoso.bat" or
+    "hoso.pdf.exe" is saved as "hoso.pdf". Derived when downloading, so documents stored
+    under such names before the upload check are offered safely too."""
+    if media_type not in ALLOWED:
+        return _visible(name) or "document"
+    extension, _member = ALLOWED[media_type]
+    fitting = {extension} | EXTENSION_ALIASES.get(media_type, frozenset())
+    visible = _visible(name)
+    if _last_extension(visible) in fitting:
+        return visible
+    base = visible[: -len(_last_extension(visible))] if _last_extension(visible) else visible
+    base = _visible(base)
+    if _last_extension(base) in fitting:  # "hoso.pdf.exe": drop the executable, keep ".pdf"
+        return base
+    return f"{base or 'document'}{extension}"
 
 
 def inspect(stream: IO[bytes]) -> Inspected | None:

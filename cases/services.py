@@ -1054,6 +1054,7 @@ NAME_PROBLEMS: dict[str, Promise] = {
     "too_long": _("The file name may have at most 255 characters."),
     "path": _("The file name may not contain a path (/ or \\)."),
     "control_character": _("The file name may not contain control or invisible characters."),
+    "executable": _("The file name may not end in an extension that runs or renders as a program (.exe, .js, .html…)."),
 }
 
 
