@@ -97,3 +97,19 @@ def _require_visible(request: Request) -> None:
         case_selectors.case_get_visible(user=user, case_id=match.kwargs["pk"])
     elif name.startswith("enterprise-"):
         applicant_selectors.enterprise_get_visible(user=user, enterprise_id=match.kwargs["pk"])
+
+
+def reads_cases(user: User) -> bool:
+    """Whether the caller may see a case's content in a write's answer: a person (the
+    selectors scope what), or a partner whose key carries `cases:read`. A partner's write
+    scopes open the write, not the case: without `cases:read` the answer is a receipt."""
+    principal = principal_for(user)
+    if principal.partner is None and not principal.has(Role.PARTNER):
+        return True
+    return principal.may(Scope.CASES_READ)
+
+
+def answers_partners_with_a_receipt(url_name: str, method: str) -> bool:
+    """A write a partner may make with a scope other than `cases:read`, whose answer is
+    the case: for those the schema declares the whole case or the receipt."""
+    return scope_for(url_name, method) not in (None, ANY_SCOPE, Scope.CASES_READ)

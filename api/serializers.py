@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -636,6 +637,32 @@ class CaseDetailOutput(CaseOutput):
             paused_working_days=detail.case.paused_working_days,
         )
         return data
+
+
+class CaseReceiptOutput(serializers.Serializer[Any]):
+    """What a write answers to a partner key without `cases:read`: which case it changed,
+    its state and its version (the ETag) after the change, and nothing of its content. The
+    key that pays a case does not thereby read it (docs/partners.md, "what each scope sees")."""
+
+    id = serializers.UUIDField(read_only=True)
+    reference = serializers.CharField(read_only=True, allow_null=True)
+    state = serializers.ChoiceField(choices=CaseState.choices, read_only=True)
+    version = serializers.IntegerField(read_only=True)
+
+    def to_representation(self, case: Case) -> dict[str, Any]:
+        return {"id": str(case.pk), "reference": case.reference or None, "state": case.state, "version": case.version}
+
+
+class CaseReceiptSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    """The receipt holds these four members and no other: a whole case does not also match
+    it, so a `oneOf` of the two (the partner-writable actions) has exactly one branch."""
+
+    target_class = "api.serializers.CaseReceiptOutput"
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema
 
 
 class EligibilityCheckOutput(serializers.Serializer[Any]):

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -34,6 +34,7 @@ from api import pagination
 from api import serializers as s
 from api.exceptions import PROBLEM_CONTENT_TYPE, etag_for, problem
 from api.filters import FilterSetBackend, StrictOrderingFilter
+from api.permissions import answers_partners_with_a_receipt, reads_cases
 from api.schema import REFUSAL, ActionAutoSchema
 from api.throttles import UsernameThrottle
 from api.uploads import DocumentUploadParser, SizeLimitUploadHandler
@@ -952,11 +953,33 @@ ACTION_ENDPOINTS: tuple[ActionEndpoint, ...] = (
 )
 
 
+CASE_OR_RECEIPT = OpenApiResponse(
+    PolymorphicProxySerializer(
+        component_name="CaseDetailOrReceipt",
+        serializers=[s.CaseDetailOutput, s.CaseReceiptOutput],
+        resource_type_field_name=None,
+    ),
+    description="The case as GET /cases/{id}/ shows it; to a partner key without `cases:read`, only the "
+    "receipt (`CaseReceiptOutput`: id, reference, state, version).",
+)
+
+
+class _ActionSchema(ActionAutoSchema):
+    """An action a partner may take with a write scope answers it with a receipt unless its
+    key also reads cases: the schema says so for those actions only (disburse)."""
+
+    def _get_response_for_code(self, serializer: Any, status_code: str, *args: Any, **kwargs: Any) -> Any:
+        endpoint = getattr(self.view, "endpoint", None)
+        if status_code == "200" and endpoint and answers_partners_with_a_receipt(f"case-{endpoint.action}", "POST"):
+            serializer = CASE_OR_RECEIPT
+        return super()._get_response_for_code(serializer, status_code, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+
 class CaseActionView(GenericAPIView[Any]):
     """POST /cases/{id}/{action}/ for each entry of ACTION_ENDPOINTS."""
 
     endpoint: ActionEndpoint | None = None
-    schema = ActionAutoSchema()
+    schema = _ActionSchema()
 
     def get_serializer_class(self) -> type[serializers.Serializer[Any]]:
         assert self.endpoint is not None
@@ -978,4 +1001,6 @@ class CaseActionView(GenericAPIView[Any]):
         data = self.endpoint.input(data=request.data)
         data.is_valid(raise_exception=True)
         case = self.endpoint.service(case=case, actor=user, expected_version=expected, **data.validated_data)
+        if not reads_cases(user):
+            return _versioned(s.CaseReceiptOutput(case).data)
         return _versioned(_detail(request, case.pk))

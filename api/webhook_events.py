@@ -55,9 +55,21 @@ class WebhookCaseOutput(serializers.Serializer[Any]):
     version = serializers.IntegerField(help_text="The case's version after the event (its ETag).")
 
 
+class WebhookEventOutput(CaseEventOutput):
+    """The event without its comment and data: a message says what happened and who did it;
+    the case's content is read with `cases:read` (GET /cases/{id}/events/)."""
+
+    class Meta(CaseEventOutput.Meta):
+        fields = ["id", "seq", "action", "from_state", "to_state", "actor", "at"]
+        read_only_fields = fields
+
+
 class WebhookCaseDataOutput(serializers.Serializer[Any]):
     case = WebhookCaseOutput()
-    event = CaseEventOutput(help_text="The event as GET /cases/{id}/events/ shows it.")
+    event = WebhookEventOutput(
+        help_text="The event as GET /cases/{id}/events/ shows it, without its `comment` and `data`: "
+        "read those with a key that has `cases:read`."
+    )
 
 
 class WebhookCaseEventPayload(serializers.Serializer[Any]):

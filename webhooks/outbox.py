@@ -32,8 +32,14 @@ def event_type_for(event: CaseEvent) -> EventType:
 
 
 def case_event_payload(*, case: Case, event: CaseEvent, event_type: str) -> dict[str, Any]:
-    """The body partners receive: the event as `GET /cases/{id}/events/` shows it, and
-    the case as it stands after it."""
+    """The body partners receive: a summary of the case as it stands after the event, and
+    the event as `GET /cases/{id}/events/` shows it without its `comment` and `data`.
+
+    Those two are the case's content (free-text reasons, a supplement's items, amounts,
+    cost lines, filing numbers), and a subscription is the partner's, not a key's: it
+    receives whatever the scopes of the partner's keys, even after they are revoked. So a
+    message says that something happened and who did it; reading what happened takes
+    `cases:read`."""
     at = timezone.localtime(event.at).isoformat()  # the offset the API shows (+07:00)
     return {
         "type": event_type,
@@ -56,8 +62,6 @@ def case_event_payload(*, case: Case, event: CaseEvent, event_type: str) -> dict
                 "to_state": event.to_state,
                 "actor": {"id": str(event.actor_id), "username": event.actor.username},
                 "at": at,
-                "comment": event.comment,
-                "data": event.data,
             },
         },
     }
