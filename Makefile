@@ -72,7 +72,8 @@ docs-check: install ## Rerun the examples of docs/api.md, README.md and docs/par
 
 check-deploy: install ## Django's deployment checklist under production settings
 	DJANGO_PRODUCTION=1 DJANGO_SECRET_KEY=ci-check-$$(date +%s)-a-long-random-looking-value-for-the-check \
-		DJANGO_ALLOWED_HOSTS=example.gov.vn $(PY) manage.py check --deploy --fail-level WARNING
+		DJANGO_ALLOWED_HOSTS=example.gov.vn CACHE_URL=redis://127.0.0.1:6379/1 \
+		$(PY) manage.py check --deploy --fail-level WARNING
 
 ci: lint typecheck migrations-check schema-check check-deploy test ## Everything CI runs on SQLite
 

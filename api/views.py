@@ -20,14 +20,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from knox.models import AuthToken
 from rest_framework import serializers, status
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.login_throttle import LoginThrottled
 from accounts.models import User
 from accounts.roles import principal_for
 from api import pagination
@@ -36,7 +36,6 @@ from api.exceptions import PROBLEM_CONTENT_TYPE, etag_for, problem
 from api.filters import FilterSetBackend, StrictOrderingFilter
 from api.permissions import answers_partners_with_a_receipt, reads_cases
 from api.schema import REFUSAL, ActionAutoSchema
-from api.throttles import UsernameThrottle
 from api.uploads import DocumentUploadParser, SizeLimitUploadHandler
 from applicants import selectors as applicant_selectors
 from applicants import services as applicant_services
@@ -152,8 +151,8 @@ def _location(request: Request, name: str, **kwargs: object) -> str:
 class TokenCreateView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle, UsernameThrottle]
-    throttle_scope = "auth"
+    # Throttled by the authentication backend (accounts/login_throttle.py), with the admin.
+    throttle_classes: list[type] = []
 
     def get_authenticate_header(self, request: Request) -> str:
         # Wrong credentials are a 401 like any other, with the scheme to use afterwards
@@ -170,9 +169,12 @@ class TokenCreateView(APIView):
     def post(self, request: Request) -> Response:
         data = s.TokenCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request, username=data.validated_data["username"], password=data.validated_data["password"]
-        )
+        try:
+            user = authenticate(
+                request._request, username=data.validated_data["username"], password=data.validated_data["password"]
+            )
+        except LoginThrottled as exc:
+            raise Throttled(wait=exc.retry_after) from exc
         if user is None or not user.is_active:
             raise AuthenticationFailed(_("The username or password is incorrect."), code="invalid_credentials")
         # Expired tokens are swept here, not on every authenticated request.

@@ -190,9 +190,23 @@ STORAGES = {
     },
 }
 
-# Throttle counters must be shared by every worker: set CACHE_URL (e.g. redis://...) in
-# production; the local default is per process.
+# The login throttle counts in the default cache, which every worker must share: in
+# production CACHE_URL (e.g. redis://...) must name one; the local default is per process.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if PRODUCTION and CACHES["default"]["BACKEND"].rsplit(".", 1)[-1] in ("LocMemCache", "DummyCache"):
+    raise ImproperlyConfigured(
+        "CACHE_URL must name a cache every worker shares (e.g. redis://127.0.0.1:6379/1) when "
+        "DJANGO_PRODUCTION is on: the login throttle counts failures there."
+    )
+
+# --- Logins: one throttle for the API and the admin (accounts/login_throttle.py) ---------
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+# Failed logins allowed per client address, and per username from addresses that failed for it.
+LOGIN_THROTTLE_ADDRESS_RATE = env.str("AUTH_THROTTLE_RATE", default="20/min")
+LOGIN_THROTTLE_USERNAME_RATE = env.str("AUTH_USERNAME_THROTTLE_RATE", default="10/min")
+# Proxies in front of the app: 0 trusts only REMOTE_ADDR, so a client cannot pick its own
+# address through X-Forwarded-For. Behind one load balancer, set NUM_PROXIES=1.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
@@ -252,14 +266,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.problem_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {
-        "auth": env.str("AUTH_THROTTLE_RATE", default="20/min"),
-        "auth_username": env.str("AUTH_USERNAME_THROTTLE_RATE", default="10/min"),
-    },
-    # Proxies in front of the app: 0 trusts only REMOTE_ADDR, so a client cannot pick its
-    # own identity through X-Forwarded-For. Behind one load balancer, set NUM_PROXIES=1.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # Logins are throttled by their authentication backend (accounts/login_throttle.py).
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
