@@ -169,8 +169,15 @@ PROBLEM_COMPONENTS: dict[str, dict[str, Any]] = {
             "limit": {
                 "oneOf": [_INTEGER, _STRING],
                 "description": "`too_large`: the limit in bytes; `above_supportable`: the code of the limit "
-                "that binds.",
+                "that binds; `too_many_drafts`: the drafts a firm may keep; `storage_quota_exceeded`: the "
+                "bytes a firm's documents may take in all.",
             },
+            "drafts": {**_INTEGER, "description": "`too_many_drafts`: the drafts the firm keeps now."},
+            "used": {
+                **_INTEGER,
+                "description": "`storage_quota_exceeded`: the bytes the firm's documents take now.",
+            },
+            "size": {**_INTEGER, "description": "`storage_quota_exceeded`: the bytes of the file refused."},
             "checks": {
                 "type": "array",
                 "items": {"$ref": "#/components/schemas/ProblemCheck"},

@@ -168,7 +168,7 @@ DOCUMENTS_MAX_UPLOAD_BYTES = env.int("DOCUMENTS_MAX_UPLOAD_MB", default=20) * 10
 DOCUMENTS_MAX_PER_CASE = env.int("DOCUMENTS_MAX_PER_CASE", default=50)
 # Per firm: how many drafts it may keep open, and how many bytes its documents may take in all
 # (every case and version, deleted drafts included: their files stay; office slips excluded).
-CASES_MAX_DRAFTS_PER_ENTERPRISE = env.int("CASES_MAX_DRAFTS_PER_ENTERPRISE", default=10)
+CASES_MAX_DRAFTS_PER_ENTERPRISE = env.int("CASES_MAX_DRAFTS_PER_ENTERPRISE", default=20)
 DOCUMENTS_MAX_BYTES_PER_ENTERPRISE = env.int("DOCUMENTS_MAX_MB_PER_ENTERPRISE", default=2048) * 1024 * 1024
 # The most work a ZIP-based upload (DOCX, XLSX, ODT) may cost to inspect: parts in the
 # archive, and the sum of their declared expanded sizes.

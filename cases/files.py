@@ -8,6 +8,7 @@ the parts inside decide which office format it is, if any.
 from __future__ import annotations
 
 import hashlib
+import struct
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -60,6 +61,30 @@ ZIP_TYPES = frozenset(
         "application/java-archive",
     }
 )
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """The most work inspecting one ZIP-based upload may cost: parts in the archive, and
+    the sum of the sizes its parts declare once expanded."""
+
+    entries: int = 2000
+    expanded: int = 200 * 1024 * 1024
+
+
+class ArchiveTooLarge(Exception):
+    """A ZIP-based upload with more parts, or more declared expanded bytes, than allowed."""
+
+    def __init__(self, limits: ZipLimits) -> None:
+        super().__init__(f"more than {limits.entries} parts or {limits.expanded} expanded bytes")
+        self.limits = limits
+
+
+# An end-of-central-directory record: signature, two disk numbers, entries on this disk,
+# entries in all, directory size, directory offset, comment length (APPNOTE 4.3.16).
+_END_OF_DIRECTORY = struct.Struct("<4s4H2LH")
+# Bytes of central directory allowed per part: a 46-byte header, a name and extra fields.
+_DIRECTORY_BYTES_PER_ENTRY = 1024
 
 
 @dataclass(frozen=True)
@@ -119,9 +144,10 @@ def download_name(name: str, media_type: str) -> str:
     return f"{base or 'document'}{extension}"
 
 
-def inspect(stream: IO[bytes]) -> Inspected | None:
+def inspect(stream: IO[bytes], *, zip_limits: ZipLimits | None = None) -> Inspected | None:
     """The file's detected type, size and SHA-256; None when its bytes are not an allowed
-    type (an empty file included). Reads the stream once and leaves it at its start."""
+    type (an empty file included). Reads the stream once and leaves it at its start.
+    Raises ArchiveTooLarge for a ZIP-based file beyond `zip_limits` (ZipLimits() if None)."""
     stream.seek(0)
     head = stream.read(8192)
     digest = hashlib.sha256(head)
@@ -134,7 +160,7 @@ def inspect(stream: IO[bytes]) -> Inspected | None:
         return None
     guessed = filetype.guess_mime(head)
     if guessed in ZIP_TYPES:
-        guessed = _office_type(stream)
+        guessed = _office_type(stream, zip_limits or ZipLimits())
     if guessed not in ALLOWED:
         return None
     extension, _member = ALLOWED[guessed]
@@ -150,12 +176,34 @@ def _has_macros(archive: zipfile.ZipFile, names: set[str]) -> bool:
         return b"macroenabled" in types.read(64 * 1024).lower()
 
 
-def _office_type(stream: IO[bytes]) -> str | None:
+def _check_directory(stream: IO[bytes], limits: ZipLimits) -> None:
+    """Refuse an archive whose central directory is too big before zipfile parses it (that
+    parse costs memory and time per part): the end record says how many parts and bytes."""
+    end = stream.seek(0, 2)
+    tail_size = min(end, _END_OF_DIRECTORY.size + 0xFFFF)  # the record and its longest comment
+    stream.seek(end - tail_size)
+    tail = stream.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _END_OF_DIRECTORY.size:
+        return  # no end record: zipfile finds the archive broken
+    _sig, _disk, _start, _here, entries, directory_size, _offset, _comment = _END_OF_DIRECTORY.unpack_from(tail, at)
+    # A ZIP64 archive says 0xFFFF parts here: more than any limit, and no office file needs it.
+    if entries > limits.entries or directory_size > limits.entries * _DIRECTORY_BYTES_PER_ENTRY:
+        raise ArchiveTooLarge(limits)
+
+
+def _office_type(stream: IO[bytes], limits: ZipLimits) -> str | None:
     """Which office format a ZIP archive is, from the parts each format requires (not from
-    where they sit in the archive), or None for any other archive or a broken one."""
+    where they sit in the archive), or None for any other archive or a broken one. Raises
+    ArchiveTooLarge beyond `limits`, whatever the archive would have been."""
     try:
+        _check_directory(stream, limits)
+        stream.seek(0)
         with zipfile.ZipFile(stream) as archive:
-            order = archive.namelist()
+            infos = archive.infolist()
+            if len(infos) > limits.entries or sum(info.file_size for info in infos) > limits.expanded:
+                raise ArchiveTooLarge(limits)
+            order = [info.filename for info in infos]
             names = set(order)
             # OpenDocument: `mimetype` is the first part, stored uncompressed (ODF 1.2,
             # part 3, 3.3); checking that first means a compressed "mimetype" (a zip bomb)

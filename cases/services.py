@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -34,6 +34,7 @@ from cases.exceptions import (
     BudgetExceeded,
     CaseNotFound,
     ConcurrentChange,
+    Conflict,
     DocumentsMissing,
     DuplicateClaim,
     FieldError,
@@ -468,6 +469,28 @@ def _cost_lines_data(rows: list[CostLine]) -> dict[str, Any]:
 
 
 @transaction.atomic
+def _lock_enterprise(enterprise_id: uuid.UUID) -> None:
+    """Hold the enterprise's row until commit, so two writes that count what the firm
+    holds (drafts, stored bytes) cannot both pass its quota. Always the last lock taken."""
+    Enterprise.objects.select_for_update().filter(pk=enterprise_id).first()
+
+
+def _check_draft_quota(enterprise: Enterprise) -> None:
+    """Raise Conflict `too_many_drafts` (with `limit` and `drafts`) when the firm already
+    keeps CASES_MAX_DRAFTS_PER_ENTERPRISE drafts (deleted ones do not count)."""
+    _lock_enterprise(enterprise.pk)
+    limit = settings.CASES_MAX_DRAFTS_PER_ENTERPRISE
+    drafts = Case.objects.filter(enterprise=enterprise, state=CaseState.DRAFT, deleted_at__isnull=True).count()
+    if drafts >= limit:
+        raise Conflict(
+            _("An enterprise may keep at most %(limit)s drafts: submit or delete one before opening another.")
+            % {"limit": limit},
+            code="too_many_drafts",
+            limit=limit,
+            drafts=drafts,
+        )
+
+
 def case_create(
     *,
     actor: User,
@@ -480,7 +503,7 @@ def case_create(
     cost_lines: list[dict[str, Any]] | None = None,
 ) -> Case:
     """Open a draft for one of the actor's enterprises, with its cost lines if given.
-    Raises NotAllowed, ValidationFailed."""
+    Raises NotAllowed, ValidationFailed, Conflict `too_many_drafts`."""
     if not principal_for(actor).is_member_of(enterprise.pk):
         raise NotAllowed(_("Only members of the enterprise can apply on its behalf."))
     now = timezone.now()
@@ -495,6 +518,7 @@ def case_create(
         queue_key=queue_key_for(priority=0, submitted_at=None, created_at=now),
     )
     _lock_programme(programme)
+    _check_draft_quota(enterprise)
     _validate_draft(case)
     rows = _clean_cost_lines(case, cost_lines or [])
     case.save()
@@ -1141,6 +1165,26 @@ def _lock_for_append(case: Case, expected_version: int | None = None) -> None:
     guarded_update(case, changes={})
 
 
+def _check_storage_quota(case: Case, size: int) -> None:
+    """Raise Conflict `storage_quota_exceeded` (with `limit`, `used` and `size`, in bytes)
+    when storing `size` more bytes would take the firm's documents past
+    DOCUMENTS_MAX_BYTES_PER_ENTERPRISE. Every case and version counts, deleted drafts too
+    (their files are kept); the office's slips do not."""
+    _lock_enterprise(case.enterprise_id)
+    limit = settings.DOCUMENTS_MAX_BYTES_PER_ENTERPRISE
+    stored = Document.objects.filter(case__enterprise_id=case.enterprise_id).exclude(kind__in=SLIP_KINDS)
+    used = stored.aggregate(total=Sum("size"))["total"] or 0
+    if used + size > limit:
+        raise Conflict(
+            _("The enterprise's documents may take at most %(limit)s in all; %(used)s are stored already.")
+            % {"limit": filesizeformat(limit), "used": filesizeformat(used)},
+            code="storage_quota_exceeded",
+            limit=limit,
+            used=used,
+            size=size,
+        )
+
+
 def _store_document(
     *,
     case: Case,
@@ -1161,7 +1205,18 @@ def _store_document(
     too_large = TooLarge(_("A file may have at most %(size)s.") % {"size": filesizeformat(limit)}, limit=limit)
     if (file.size or 0) > limit:
         raise too_large
-    inspected = files.inspect(file)
+    zip_limits = files.ZipLimits(
+        entries=settings.DOCUMENTS_ZIP_MAX_ENTRIES, expanded=settings.DOCUMENTS_ZIP_MAX_EXPANDED_BYTES
+    )
+    try:
+        inspected = files.inspect(file, zip_limits=zip_limits)
+    except files.ArchiveTooLarge:
+        raise ValidationFailed.single(
+            "file",
+            "archive_too_large",
+            _("An office document may hold at most %(entries)s parts and %(size)s once expanded.")
+            % {"entries": zip_limits.entries, "size": filesizeformat(zip_limits.expanded)},
+        ) from None
     if inspected is None:
         raise UnsupportedMedia(
             _("The file must be a PDF, PNG, JPEG, DOCX, XLSX or ODT document, judged by its content."),
@@ -1186,6 +1241,8 @@ def _store_document(
             _("A case may hold at most %(count)s files, every version counted.")
             % {"count": settings.DOCUMENTS_MAX_PER_CASE}
         )
+    if not slip:
+        _check_storage_quota(case, inspected.size)
     document = Document(
         case=case,
         kind=kind,
