@@ -2,21 +2,26 @@
 
 Domain errors (common.exceptions and their subclasses) map by family: ValidationFailed
 400, NotAllowed 403, NotFound 404, Conflict 409, PreconditionFailed 412, TooLarge 413,
-UnsupportedMedia 415. DRF's own errors keep their status.
+UnsupportedMedia 415. DRF's own errors keep their status. A database lock that could not be
+had in time (SQLite's busy timeout, PostgreSQL's lock_timeout or a deadlock) is a 503
+`busy` with Retry-After: nothing was done, and the same request may well pass in a moment.
 Titles and details are translated into the request's language; `type` and `code` never are.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 from common.exceptions import (
     Conflict,
@@ -75,6 +80,62 @@ def problem(
     for key, value in (extra or {}).items():
         body.setdefault(key, value)  # extension members never replace the RFC 9457 ones
     return body
+
+
+# SQLSTATEs of a lock not had in time: lock_not_available (lock_timeout, NOWAIT) and
+# deadlock_detected.
+LOCK_SQLSTATES = frozenset({"55P03", "40P01"})
+BUSY_RETRY_AFTER_SECONDS = 2
+
+
+def is_lock_timeout(exc: BaseException | None) -> bool:
+    """Whether `exc` says a database lock could not be had in time."""
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) in LOCK_SQLSTATES:  # psycopg 3
+        return True
+    message = str(exc)
+    return "database is locked" in message or "database table is locked" in message  # SQLite
+
+
+def busy_problem(instance: str | None) -> dict[str, Any]:
+    return problem(
+        503, code="busy", detail=_("The service is busy. Retry in a moment: nothing was changed."), instance=instance
+    )
+
+
+def busy_response(request: HttpRequest) -> JsonResponse:
+    """The 503 for a lock timeout met outside a view (a middleware's own queries)."""
+    response = JsonResponse(
+        busy_problem(request.path),
+        status=503,
+        content_type=PROBLEM_CONTENT_TYPE,
+        json_dumps_params={"ensure_ascii": False},
+    )
+    response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+    return response
+
+
+def too_large_problem(*, limit: int, instance: str | None) -> dict[str, Any]:
+    """A 413 for a body over `limit` bytes."""
+    return problem(
+        413, code="too_large", detail=_("The request body is too large."), instance=instance, extra={"limit": limit}
+    )
+
+
+def unsupported_media_type_problem(*, allowed: list[str], sent: str, instance: str | None) -> dict[str, Any]:
+    """A 415 for a body of media type `sent` (maybe empty) where `allowed` are taken."""
+    if sent:
+        detail = _("This operation takes a body in %(allowed)s, not %(sent)s.") % {
+            "allowed": ", ".join(allowed),
+            "sent": sent,
+        }
+    else:
+        detail = _("This operation takes a body in %(allowed)s, named in the Content-Type header.") % {
+            "allowed": ", ".join(allowed)
+        }
+    return problem(415, code="unsupported_media_type", detail=detail, instance=instance, extra={"allowed": allowed})
 
 
 def etag_for(version: int) -> str:
@@ -138,8 +199,12 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(exc, DomainError):
         return _domain_response(exc, path or "")
     if isinstance(exc, RequestDataTooBig):
-        body = problem(413, code="too_large", detail=_("The request body is too large."), instance=path)
+        body = too_large_problem(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE, instance=path)
         return Response(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
+    if is_lock_timeout(exc):
+        set_rollback()
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
+        return Response(busy_problem(path), status=503, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -161,21 +226,12 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         detail = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else _("Error")
         if isinstance(exc, drf.NotFound):
             detail = _("The requested object does not exist or is not visible to you.")
-    extra = None
     if isinstance(exc, drf.UnsupportedMediaType) and request is not None:
         allowed = [parser.media_type for parser in request.parsers]
         sent = request.content_type.split(";")[0].strip()
-        if sent:
-            detail = _("This operation takes a body in %(allowed)s, not %(sent)s.") % {
-                "allowed": ", ".join(allowed),
-                "sent": sent,
-            }
-        else:
-            detail = _("This operation takes a body in %(allowed)s, named in the Content-Type header.") % {
-                "allowed": ", ".join(allowed)
-            }
-        extra = {"allowed": allowed}
-    response.data = problem(status, code=code, detail=detail, instance=path, errors=errors, extra=extra)
+        response.data = unsupported_media_type_problem(allowed=allowed, sent=sent, instance=path)
+    else:
+        response.data = problem(status, code=code, detail=detail, instance=path, errors=errors)
     response.content_type = PROBLEM_CONTENT_TYPE
     return response
 
@@ -194,6 +250,9 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
 
 
 def handler500(request: HttpRequest) -> JsonResponse:
+    # Django calls this while handling the exception, so it is still the current one.
+    if is_lock_timeout(sys.exc_info()[1]):
+        return busy_response(request)
     return _django_problem(request, 500, "server_error", _("An unexpected error occurred. It has been logged."))
 
 

@@ -21,12 +21,14 @@ authorisation. For each (client, key) it keeps one `IdempotencyRecord`:
    freed: 409, 412, 413, 429 (the view's own work is committed; there is none), any other
    response of status 300 or more for which the view did not read the body to its end
    (a refusal before the body: the same refusal comes again, harmlessly), and any 5xx or
-   exception (the view's work is rolled back). A 2xx is kept once the rest of its body
-   (bounded: the view accepted it) has been read for the fingerprint.
+   exception (the view's work is rolled back).
 
-The body is fingerprinted as the view reads it, never read ahead of the view on a first
-request, nor after the view refused it: an upload is refused (403, 413) before its bytes
-arrive, as without a key, and the transaction does not wait on a slow client for them.
+The whole body is read, and fingerprinted, before the key is reserved and before the
+transaction opens, and the view reads it from that copy (in memory, or a temporary file
+past FILE_UPLOAD_MAX_MEMORY_SIZE): a slow client holds no database lock while the server
+waits for its bytes (on SQLite a transaction takes the one write lock when it opens). The
+body's size and type were judged from its headers before (api/bodies.py), so what is read
+is bounded. A client that goes before its body ends gets a 400 and nothing runs.
 JSON is compared canonically (key order and spacing do not count), multipart without its
 random boundary. The stored body is encrypted with a key derived from SECRET_KEY and
 the client's raw Idempotency-Key, which the table does not hold; and a secret shown once
@@ -40,6 +42,7 @@ import base64
 import hashlib
 import json
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,7 +52,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.handlers.wsgi import LimitedStream
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone, translation
@@ -59,7 +63,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from api.exceptions import PROBLEM_CONTENT_TYPE, problem
+from api.exceptions import PROBLEM_CONTENT_TYPE, busy_response, is_lock_timeout, problem
 from api.models import IdempotencyRecord, IdempotencyState
 from partners.models import PartnerKey
 
@@ -203,10 +207,10 @@ def _left_to_read(stream: Any) -> int | None:
 
 
 class HashingStream:
-    """Stands in for the request's input stream, feeds the fingerprint what it reads, and
-    tells whether the body has been read to its end."""
+    """Stands in for a stream, feeds the fingerprint (if any) what it reads, and tells
+    whether the body has been read to its end."""
 
-    def __init__(self, stream: Any, fingerprint: Fingerprint) -> None:
+    def __init__(self, stream: Any, fingerprint: Fingerprint | None) -> None:
         self._stream = stream
         self._fingerprint = fingerprint
         self._short_read = False
@@ -217,8 +221,12 @@ class HashingStream:
         left = _left_to_read(self._stream)
         return left <= 0 if left is not None else self._short_read
 
+    def _feed(self, data: bytes) -> None:
+        if self._fingerprint is not None:
+            self._fingerprint.feed(data)
+
     def _note(self, data: bytes, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self._fingerprint.feed(data)
+        self._feed(data)
         size = args[0] if args else kwargs.get("size", -1)
         if size is None or size < 0 or len(data) < size:  # all there was, or less than asked
             self._short_read = True
@@ -231,25 +239,47 @@ class HashingStream:
     def readline(self, *args: Any, **kwargs: Any) -> bytes:
         line: bytes = self._stream.readline(*args, **kwargs)
         if line.endswith(b"\n"):
-            self._fingerprint.feed(line)  # a whole line says nothing of what follows
+            self._feed(line)  # a whole line says nothing of what follows
         else:
             self._note(line, args, kwargs)
         return line
-
-    def drain(self) -> None:
-        """Read (and fingerprint) whatever the view left unread."""
-        while self.read(CHUNK):
-            pass
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
 
-def _watch_body(request: HttpRequest) -> tuple[Fingerprint, HashingStream]:
+@dataclass(frozen=True)
+class Body:
+    """A request's body, read in whole: its fingerprint, the copy the view reads (which
+    tells whether the view read it to its end), and whether the client sent all of it."""
+
+    fingerprint: str
+    stream: HashingStream
+    complete: bool
+    spool: Any
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def _read_body(request: HttpRequest) -> Body:
+    """Read the whole body (bounded by api/bodies.py) into a copy that the view reads
+    instead. No transaction is open: waiting for a slow client holds no lock."""
+    declared = max(_left_to_read(request._stream) or 0, 0)
     fingerprint = Fingerprint(request)
-    stream = HashingStream(request._stream, fingerprint)
+    incoming = HashingStream(request._stream, fingerprint)
+    spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115  # closed by Body.close
+    received = 0
+    try:
+        while chunk := incoming.read(CHUNK):
+            spool.write(chunk)
+            received += len(chunk)
+    except OSError:  # the client went away; a server may say so rather than end the stream
+        pass
+    spool.seek(0)
+    stream = HashingStream(LimitedStream(spool, received), None)  # type: ignore[arg-type]  # any binary file
     request._stream = stream  # type: ignore[assignment]  # reads like the stream it wraps
-    return fingerprint, stream
+    return Body(fingerprint.hexdigest(), stream, received >= declared, spool)
 
 
 # --- Problems ---------------------------------------------------------------------------
@@ -279,6 +309,12 @@ def _in_use(request: HttpRequest) -> JsonResponse:
     )
     response["Retry-After"] = "1"
     return response
+
+
+def _incomplete(request: HttpRequest) -> JsonResponse:
+    return _problem(
+        request, 400, "incomplete_body", _("The request body ended before the length its Content-Length header gave.")
+    )
 
 
 def _reused(request: HttpRequest) -> JsonResponse:
@@ -481,19 +517,29 @@ class IdempotencyMiddleware:
             return self.get_response(request)
         if not valid_key(key):
             return _invalid_key(request)
+        body = _read_body(request)
+        try:
+            if not body.complete:
+                return _incomplete(request)
+            return self._hold_and_run(request, body, caller=caller, key=key)
+        except OperationalError as error:
+            if is_lock_timeout(error):  # the key's own rows (the view's are answered by the view)
+                return busy_response(request)
+            raise
+        finally:
+            body.close()
+
+    def _hold_and_run(self, request: HttpRequest, body: Body, *, caller: Caller, key: str) -> HttpResponseBase:
         held = _reserve(digest=key_digest(client=caller.client, key=key), user_id=caller.user_id)
         if held is None or (isinstance(held, IdempotencyRecord) and held.state == IdempotencyState.IN_PROGRESS):
             return _in_use(request)
         if isinstance(held, IdempotencyRecord):
-            fingerprint, stream = _watch_body(request)
-            stream.drain()
-            if fingerprint.hexdigest() != held.fingerprint:
+            if body.fingerprint != held.fingerprint:
                 return _reused(request)
             return _replay(request, held, caller=caller, key=key)
-        return self._run(request, held, caller=caller, key=key)
+        return self._run(request, held, body, caller=caller, key=key)
 
-    def _run(self, request: HttpRequest, hold: Hold, *, caller: Caller, key: str) -> HttpResponseBase:
-        fingerprint, stream = _watch_body(request)
+    def _run(self, request: HttpRequest, hold: Hold, body: Body, *, caller: Caller, key: str) -> HttpResponseBase:
         kept = False
         try:
             with transaction.atomic():
@@ -501,11 +547,8 @@ class IdempotencyMiddleware:
                 status = response.status_code
                 if status >= 500 or transaction.get_rollback():
                     transaction.set_rollback(True)
-                elif isinstance(response, HttpResponse) and _keeps(response, stream):
-                    stream.drain()  # the rest of an accepted body: bounded by the view's limits
-                    kept = _complete(
-                        hold, fingerprint=fingerprint.hexdigest(), response=response, caller=caller, key=key
-                    )
+                elif isinstance(response, HttpResponse) and _keeps(response, body.stream):
+                    kept = _complete(hold, fingerprint=body.fingerprint, response=response, caller=caller, key=key)
                     if not kept:  # another request took the key over: it, not this one, counts
                         transaction.set_rollback(True)
                         response = _in_use(request)
@@ -520,8 +563,8 @@ class IdempotencyMiddleware:
 def _keeps(response: HttpResponse, stream: HashingStream) -> bool:
     """Whether the answer is kept for the key: not one of NOT_KEPT, and a success, or a
     refusal given after the view read the whole body. A refusal given before (a role, a
-    state, a size checked from the headers) is not worth reading the rest of a body that
-    may be large and slow, inside the transaction; the same key just runs again."""
+    state, a size checked from the headers) did not depend on the body: the same key just
+    runs again, and is refused again or runs once it may."""
     if response.status_code in NOT_KEPT:
         return False
     return response.status_code < 300 or stream.ended

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads a body: refuses one too large or of a type the operation does not take.
+    "api.bodies.RequestBodyMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -166,6 +168,9 @@ else:
 # files a case may hold, every version counted.
 DOCUMENTS_MAX_UPLOAD_BYTES = env.int("DOCUMENTS_MAX_UPLOAD_MB", default=20) * 1024 * 1024
 DOCUMENTS_MAX_PER_CASE = env.int("DOCUMENTS_MAX_PER_CASE", default=50)
+# Every other request body (JSON, the admin's forms): refused above this, from its
+# Content-Length, before a byte is read (api/bodies.py). The proxy's limit should match.
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_KB", default=1024) * 1024
 # Per firm: how many drafts it may keep open, and how many bytes its documents may take in all
 # (every case and version, deleted drafts included: their files stay; office slips excluded).
 CASES_MAX_DRAFTS_PER_ENTERPRISE = env.int("CASES_MAX_DRAFTS_PER_ENTERPRISE", default=20)

@@ -456,8 +456,7 @@ def test_a_state_refusal_comes_before_the_body_is_judged(client_for, applicant, 
     assert assert_problem(response, 409)["code"] == "invalid_state"
 
 
-def test_a_refusal_reads_none_of_a_large_body(client_for, officer, case_in, settings):
-    settings.DOCUMENTS_MAX_UPLOAD_BYTES = 1000
+def test_a_refusal_reads_none_of_a_large_body(client_for, officer, case_in):
     case = case_in("submitted")
     payload = CountingPayload(multipart_body(filename="big.pdf", content=pdf_bytes() + b"x" * 200_000))
 
