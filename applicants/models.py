@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -99,6 +100,34 @@ class Enterprise(models.Model):
     def priority_flags(self) -> int:
         """How many Decree 80/2021 priority criteria the enterprise meets (0-3)."""
         return int(self.women_owned) + int(self.many_female_employees) + int(self.social_enterprise)
+
+
+class EnterpriseEvent(models.Model):
+    """The audit trail of an enterprise's verification: an officer verifying it, and a
+    change of a verified fact clearing it (who changed what, from what). Append-only."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=40)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("enterprise event")
+        verbose_name_plural = _("enterprise events")
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise RuntimeError("enterprise events are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("enterprise events are append-only")
 
 
 class MembershipRole(models.TextChoices):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -14,7 +15,7 @@ from stdnum.vn import mst
 from accounts.models import User
 from accounts.roles import Role, forget_principal, principal_for
 from applicants import divisions, selectors
-from applicants.models import Enterprise, LegalForm, Membership, MembershipRole
+from applicants.models import Enterprise, EnterpriseEvent, LegalForm, Membership, MembershipRole
 from applicants.sizing import size_class_for
 from applicants.startup import young_enough
 from common.exceptions import FieldError, NotAllowed, PreconditionFailed, ValidationFailed
@@ -40,6 +41,23 @@ EDITABLE_FIELDS = frozenset(
         "social_enterprise",
     }
 )
+# What an officer's verification confirms: the registration and the figures the size class
+# comes from. A change of any clears it. The priority declarations (women_owned, ...) are
+# not verified, and the startup status has a verification of its own.
+VERIFIED_FACTS = (
+    "name",
+    "tax_code",
+    "legal_form",
+    "province_code",
+    "ward_code",
+    "address",
+    "founded_on",
+    "sector_group",
+    "employees",
+    "annual_revenue",
+    "capital",
+)
+STARTUP_FACTS = ("is_startup", "founded_on")
 
 
 def normalise_tax_code(raw: str, *, legal_form: str) -> str:
@@ -172,9 +190,12 @@ def enterprise_update(
     """Change an enterprise's declared facts (members, officers and managers); bumps its
     version.
 
-    A change of tax code clears `verified_at`, since the verification was of the old one.
-    Raises NotAllowed, ValidationFailed, PreconditionFailed when `expected_version` is given
-    and is not the version under the row lock.
+    A change of any verified fact (VERIFIED_FACTS: the registration, the address, the size
+    figures) clears the verification, and a change of the startup status or founding date
+    clears the startup verification, since the officer confirmed the old facts; each
+    clearing is an EnterpriseEvent naming the fields changed. Raises NotAllowed,
+    ValidationFailed, PreconditionFailed when `expected_version` is given and is not the
+    version under the row lock.
     """
     principal = principal_for(actor)
     if not (principal.is_member_of(enterprise.pk) or principal.is_staff_reviewer):
@@ -183,24 +204,51 @@ def enterprise_update(
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     enterprise = _lock(enterprise, expected_version)
-    old_tax_code = enterprise.tax_code
-    old_startup, old_founded_on = enterprise.is_startup, enterprise.founded_on
+    before = {field: getattr(enterprise, field) for field in (*VERIFIED_FACTS, *STARTUP_FACTS)}
     for field, value in data.items():
         setattr(enterprise, field, value)
     errors = _tax_code_errors(enterprise) if {"tax_code", "legal_form"} & set(data) else []
-    _validate(enterprise, errors)
-    if enterprise.tax_code != old_tax_code:
-        enterprise.verified_at = None
-        enterprise.verified_by = None
-    if {"is_startup", "founded_on"} & set(data) and (
-        enterprise.is_startup != old_startup or enterprise.founded_on != old_founded_on
-    ):
-        # the officer confirmed the old facts, not these
-        enterprise.startup_verified_at = None
-        enterprise.startup_verified_by = None
+    _validate(enterprise, errors)  # normalises codes first, so only a real change counts
+    # The officer confirmed the old facts, not these.
+    _clear_if_changed(enterprise, before, VERIFIED_FACTS, startup=False, actor=actor)
+    _clear_if_changed(enterprise, before, STARTUP_FACTS, startup=True, actor=actor)
     enterprise.version += 1  # under the row lock
     _save_unique(enterprise)
     return enterprise
+
+
+def _clear_if_changed(
+    enterprise: Enterprise, before: dict[str, Any], facts: tuple[str, ...], *, startup: bool, actor: User
+) -> None:
+    """Clear the (startup) verification when one of `facts` changed, recording a
+    `verification_cleared` (`startup_verification_cleared`) event with what changed."""
+    prefix = "startup_" if startup else ""
+    verified_at = getattr(enterprise, f"{prefix}verified_at")
+    if verified_at is None:
+        return
+    changed = {
+        field: {"from": _json(before[field]), "to": _json(getattr(enterprise, field))}
+        for field in facts
+        if getattr(enterprise, field) != before[field]
+    }
+    if not changed:
+        return
+    EnterpriseEvent.objects.create(
+        enterprise=enterprise,
+        action=f"{prefix}verification_cleared",
+        actor=actor,
+        data={
+            "changed": changed,
+            "verified_at": verified_at.isoformat(),
+            "verified_by": str(getattr(enterprise, f"{prefix}verified_by_id")),
+        },
+    )
+    setattr(enterprise, f"{prefix}verified_at", None)
+    setattr(enterprise, f"{prefix}verified_by", None)
+
+
+def _json(value: object) -> object:
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 @transaction.atomic
@@ -235,6 +283,7 @@ def enterprise_verify(
         enterprise.startup_verified_at, enterprise.startup_verified_by = now, actor
     enterprise.version += 1  # under the row lock
     enterprise.save()
+    EnterpriseEvent.objects.create(enterprise=enterprise, action="verify", actor=actor, data={"startup": startup})
     return enterprise
 
 

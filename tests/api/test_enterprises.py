@@ -507,10 +507,11 @@ def test_changing_the_tax_code_clears_the_verification(client_for, applicant, of
     assert enterprise.verified_by is None
 
 
-def test_changing_something_else_keeps_the_verification(client_for, applicant, officer, enterprise):
+def test_changing_an_unverified_declaration_keeps_the_verification(client_for, applicant, officer, enterprise):
     assert client_for(officer).post(verify_url(enterprise), {}).status_code == 200
 
-    response = client_for(applicant).patch(detail_url(enterprise), {"address": "3 Hùng Vương"})
+    # Any verified fact clears it (tests/security/test_verification.py); a priority flag is not one.
+    response = client_for(applicant).patch(detail_url(enterprise), {"women_owned": True})
 
     assert response.status_code == 200
     assert response.json()["verified_at"] is not None
