@@ -190,7 +190,9 @@ class Fingerprint:
             except (ValueError, RecursionError):
                 pass
             else:
-                body = f"json:{hashlib.sha256(canonical.encode()).hexdigest()}"
+                # A lone surrogate (`"\\ud800"`) parses but has no UTF-8: hashed as its code
+                # unit (valid text hashes as before), so the view can refuse it with a 400.
+                body = f"json:{hashlib.sha256(canonical.encode('utf-8', 'surrogatepass')).hexdigest()}"
         return hashlib.sha256(f"{self.head}\n{body}".encode()).hexdigest()
 
 
