@@ -12,6 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import exceptions
@@ -68,6 +69,16 @@ class BearerTokenAuthentication(TokenAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         header = get_authorization_header(request)
+        parts = header.split()
+        if parts and parts[0].lower() == self.authenticate_header(request).lower().encode():
+            try:
+                header.decode()
+            except UnicodeDecodeError:
+                # knox decodes the token as UTF-8 unguarded (a 500); header bytes arrive as
+                # they were sent (WSGI hands them over as latin-1).
+                raise exceptions.AuthenticationFailed(
+                    _("Invalid token header. Token string should not contain invalid characters.")
+                ) from None
         django_request = _django_request(request)
         memo = getattr(django_request, _MEMO, None)
         if memo is not None and memo[0] == header:

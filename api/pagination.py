@@ -7,7 +7,9 @@ goes up to 100. The cursor is opaque; the ordering comes from the view (and `ord
 
 from __future__ import annotations
 
+from base64 import b64encode
 from typing import Any
+from urllib import parse
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
@@ -29,18 +31,24 @@ class KeysetPagination(CursorPagination):
         # both are bad query parameters.
         encoded = single_value(request.query_params, self.cursor_query_param)
         if encoded is not None and not encoded.strip():
-            raise ValidationError({"cursor": [_("Invalid cursor.")]}, code="invalid_cursor")
+            raise _invalid_cursor()
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
-            raise ValidationError({"cursor": [_("Invalid cursor.")]}, code="invalid_cursor") from None
+            raise _invalid_cursor() from None
+        # DRF's decoding is lenient: base64 skips the characters it does not know, and a
+        # query string of unknown or no keys reads as the first page (`%%%` or `Zm9v` gave 200
+        # where `garbage` gave 400). Only what `encode_cursor` would have written is a cursor.
+        if cursor is not None and _encoded(cursor) != encoded:
+            raise _invalid_cursor()
+        return cursor
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
         # A cursor may decode and still hold a position that is garbage for the ordering.
         try:
             return super().paginate_queryset(queryset, request, view)
         except (ValueError, TypeError, DjangoValidationError):
-            raise ValidationError({"cursor": [_("Invalid cursor.")]}, code="invalid_cursor") from None
+            raise _invalid_cursor() from None
 
     def get_page_size(self, request: Request) -> int | None:
         size = single_value(request.query_params, self.page_size_query_param)
@@ -60,6 +68,22 @@ class KeysetPagination(CursorPagination):
             elif parameter["name"] == self.cursor_query_param:
                 parameter["schema"] = {"type": "string", "minLength": 1}
         return parameters
+
+
+def _invalid_cursor() -> ValidationError:
+    return ValidationError({"cursor": [_("Invalid cursor.")]}, code="invalid_cursor")
+
+
+def _encoded(cursor: Cursor) -> str:
+    """The cursor as DRF's `encode_cursor` writes it, before it goes into a URL."""
+    tokens: dict[str, str] = {}
+    if cursor.offset != 0:
+        tokens["o"] = str(cursor.offset)
+    if cursor.reverse:
+        tokens["r"] = "1"
+    if cursor.position is not None:
+        tokens["p"] = str(cursor.position)  # text as decoded; the stubs say int
+    return b64encode(parse.urlencode(tokens, doseq=True).encode("ascii")).decode("ascii")
 
 
 class EventPagination(KeysetPagination):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -67,8 +68,8 @@ def _json_type_error(field: serializers.Field[Any, Any, Any, Any], value: Any) -
         matches = isinstance(value, bool)
     elif isinstance(field, serializers.CharField | serializers.UUIDField):
         matches = isinstance(value, str)
-    elif isinstance(field, serializers.IntegerField):
-        matches = isinstance(value, int | float) and not isinstance(value, bool)
+    elif isinstance(field, serializers.IntegerField):  # `1000000.0` and `1e6` too: a float is not a whole number
+        matches = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(field, serializers.DecimalField):  # a number, or a decimal string (exact)
         matches = isinstance(value, int | float | str) and not isinstance(value, bool)
     else:
@@ -76,17 +77,44 @@ def _json_type_error(field: serializers.Field[Any, Any, Any, Any], value: Any) -
     return None if matches else str(field.error_messages["invalid"])
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a lone surrogate (`"\\ud800"`) in a string or a key.
+    JSON's escapes let a client send one; it is no Unicode character, so it cannot be encoded
+    as UTF-8 for the database, a hash or the response that would echo it. Walked without
+    recursion: a body nests as deep as the parser allows."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _printable(name: str) -> str:
+    """A field name as the problem can show it (a lone surrogate as its escape)."""
+    return name.encode("utf-8", "backslashreplace").decode()
+
+
 # An input that refuses keys it does not know (a misspelt field would otherwise be dropped
-# without a word), bodies that are not JSON objects, and JSON values of another type than
-# the schema's. (A comment, not a docstring: the schema would show it as the description
-# of every input.)
+# without a word), bodies that are not JSON objects, JSON values of another type than the
+# schema's, and text holding lone surrogates. (A comment, not a docstring: the schema would
+# show it as the description of every input.)
 class StrictInput(serializers.Serializer[Any]):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict) or hasattr(data, "keys"):
             unknown = sorted(set(data.keys()) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError(
-                    {name: [_("Unknown field.")] for name in unknown}, code="unknown_field"
+                    {_printable(name): [_("Unknown field.")] for name in unknown}, code="unknown_field"
                 )
         if type(data) is dict:  # parsed JSON; form and multipart parts are all text
             wrong = {
@@ -94,6 +122,14 @@ class StrictInput(serializers.Serializer[Any]):
                 for name, value in data.items()
                 if (error := _json_type_error(self.fields[name], value))
             }
+            # Nested inputs (a cost line) check their own fields, so the error names the line's.
+            wrong.update(
+                (name, [serializers.ErrorDetail(str(_("Not a valid string.")), code="surrogate")])
+                for name, value in data.items()
+                if name not in wrong
+                and not isinstance(self.fields[name], StrictInput | serializers.ListSerializer)
+                and _has_surrogate(value)
+            )
             if wrong:
                 raise serializers.ValidationError(wrong)
         return super().to_internal_value(data)

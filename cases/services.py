@@ -225,14 +225,45 @@ def _remove_rules(programme: Programme, support_types: set[str], *, actor: User 
         rule.delete()
 
 
+# The years a programme or a calendar change may concern: beyond them a date is a typo
+# (year 1, 9999), and the invoice and deadline arithmetic would run off the calendar.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _programme_date_errors(programme: Programme) -> list[FieldError]:
+    """A programme of year Y opens in Y-1 or Y (a call may open before its year starts) and
+    closes in Y or Y+1 (or run into the next); the invoice period is derived from these dates."""
+    year = programme.year
+    bounds = {
+        "opens_on": (
+            dt.date(year - 1, 1, 1),
+            dt.date(year, 12, 31),
+            _("A programme of %(year)s opens between %(earliest)s and %(latest)s."),
+        ),
+        "closes_on": (
+            dt.date(year, 1, 1),
+            dt.date(year + 1, 12, 31),
+            _("A programme of %(year)s closes between %(earliest)s and %(latest)s."),
+        ),
+    }
+    errors = []
+    for name, (earliest, latest, message) in bounds.items():
+        if not earliest <= getattr(programme, name) <= latest:
+            values = {"year": year, "earliest": earliest.isoformat(), "latest": latest.isoformat()}
+            errors.append(FieldError(name, "out_of_range", message % values))
+    return errors
+
+
 def _validate_programme(programme: Programme, rules: list[dict[str, Any]] | None) -> None:
     errors: list[FieldError] = []
     if programme.closes_on < programme.opens_on:
         errors.append(FieldError("closes_on", "before_opens_on", _("The closing date is before the opening date.")))
     if programme.budget_total < 0:
         errors.append(FieldError("budget_total", "negative", _("The budget cannot be negative.")))
-    if not 2000 <= programme.year <= 2100:
+    if not FIRST_YEAR <= programme.year <= LAST_YEAR:
         errors.append(FieldError("year", "out_of_range", _("The year is out of range.")))
+    else:
+        errors.extend(_programme_date_errors(programme))
     if rules is not None:
         seen: set[str] = set()
         for index, rule in enumerate(rules):
@@ -1628,6 +1659,13 @@ def calendar_override_set(*, actor: User, date: dt.date, working: bool, note: st
     for every deadline computed from now on; appointment dates already given stand.
     Raises NotAllowed, ValidationFailed."""
     require_manager(actor=actor, message=CALENDAR_MANAGERS_ONLY)
+    if not FIRST_YEAR <= date.year <= LAST_YEAR:
+        raise ValidationFailed.single(
+            "date",
+            "out_of_range",
+            _("A date between %(earliest)s and %(latest)s.")
+            % {"earliest": dt.date(FIRST_YEAR, 1, 1).isoformat(), "latest": dt.date(LAST_YEAR, 12, 31).isoformat()},
+        )
     if not note.strip():
         raise ValidationFailed.single("note", "required", _("Say why (e.g. the decision that swaps the day)."))
     override, _created = CalendarOverride.objects.update_or_create(

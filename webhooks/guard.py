@@ -146,7 +146,7 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
 
 def validate_url(url: str) -> str:
     """The URL as it will be stored, or ValidationFailed (field `url`): not https (unless
-    WEBHOOKS_ALLOW_HTTP), no host, credentials or a fragment in it, or a host that
+    WEBHOOKS_ALLOW_HTTP), no host, credentials, a fragment or port 0 in it, or a host that
     resolves to an address the relay may not reach."""
     url = url.strip()
     if not url:
@@ -169,6 +169,8 @@ def validate_url(url: str) -> str:
         raise _invalid("fragment", _("The URL cannot contain a fragment (#…)."))
     if any(ord(char) <= 32 or ord(char) == 127 for char in url):
         raise _invalid("invalid", _("This is not a valid URL."))
+    if port == 0:  # no server listens there; read as falsy, it stood for the scheme's default
+        raise _invalid("invalid_port", _("The URL's port must be between 1 and 65535."))
     addresses = _resolve(parts.hostname, port or (443 if scheme == "https" else 80))
     for address in addresses:
         if address_refusal(address) is not None:
