@@ -10,6 +10,7 @@ Titles and details are translated into the request's language; `type` and `code`
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -33,6 +34,8 @@ from common.exceptions import (
     UnsupportedMedia,
     ValidationFailed,
 )
+
+logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:ipsupport:problem:"
@@ -89,14 +92,18 @@ BUSY_RETRY_AFTER_SECONDS = 2
 
 
 def is_lock_timeout(exc: BaseException | None) -> bool:
-    """Whether `exc` says a database lock could not be had in time."""
+    """Whether `exc` says a database lock could not be had in time (and logs it if so:
+    the operator should hear of every one)."""
     if not isinstance(exc, OperationalError):
         return False
-    cause = exc.__cause__
-    if getattr(cause, "sqlstate", None) in LOCK_SQLSTATES:  # psycopg 3
-        return True
     message = str(exc)
-    return "database is locked" in message or "database table is locked" in message  # SQLite
+    cause = exc.__cause__
+    locked = getattr(cause, "sqlstate", None) in LOCK_SQLSTATES or (  # psycopg 3
+        "database is locked" in message or "database table is locked" in message  # SQLite
+    )
+    if locked:
+        logger.error("database lock not had in time, answered 503: %s", message.strip())
+    return locked
 
 
 def busy_problem(instance: str | None) -> dict[str, Any]:
