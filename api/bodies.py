@@ -8,8 +8,9 @@ so nothing is spooled to disk, parsed or waited for. (Under WSGI the body is rea
 Django's LimitedStream: never more than Content-Length, and none without one.)
 
 A body an API operation does not take (multipart or a form sent to a JSON operation, JSON
-to an upload) is the 415 the view would give, given here before the Idempotency-Key
-middleware or a throttle could read it.
+to an upload) is never read: the view answers 415 after its own checks (401, 403, 404…),
+before it reads a byte, and the Idempotency-Key middleware asks `takes_body` before it
+reads a body ahead of the view.
 
 Goes before every middleware that may read the body (CSRF reads the admin's forms).
 """
@@ -17,7 +18,6 @@ Goes before every middleware that may read the body (CSRF reads the admin's form
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -26,7 +26,7 @@ from django.urls import Resolver404, resolve
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser, MultiPartParser
 
-from api.exceptions import PROBLEM_CONTENT_TYPE, too_large_problem, unsupported_media_type_problem
+from api.exceptions import PROBLEM_CONTENT_TYPE, too_large_problem
 from api.uploads import FORM_OVERHEAD
 
 PARSED_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -67,10 +67,14 @@ class _MediaType:
         self.content_type = content_type
 
 
-def _problem(body: dict[str, Any]) -> JsonResponse:
-    return JsonResponse(
-        body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False}
-    )
+def takes_body(request: HttpRequest) -> bool:
+    """Whether the operation at the request's path parses a body of the request's media
+    type (False: its view refuses it with a 415 without reading it, if it looks at it)."""
+    parsers = _parsers(request)
+    if parsers is None or request.method not in PARSED_METHODS:
+        return False
+    content_type = request.META.get("CONTENT_TYPE", "")
+    return DefaultContentNegotiation().select_parser(_MediaType(content_type), parsers) is not None  # type: ignore[arg-type]
 
 
 class RequestBodyMiddleware:
@@ -83,14 +87,12 @@ class RequestBodyMiddleware:
         length = _content_length(request)
         if length == 0:
             return self.get_response(request)
-        parsers = _parsers(request)
-        if parsers is not None and request.method in PARSED_METHODS:
-            content_type = request.META.get("CONTENT_TYPE", "")
-            if DefaultContentNegotiation().select_parser(_MediaType(content_type), parsers) is None:  # type: ignore[arg-type]
-                sent = content_type.split(";")[0].strip()
-                allowed = [parser.media_type for parser in parsers]
-                return _problem(unsupported_media_type_problem(allowed=allowed, sent=sent, instance=request.path))
-        limit = body_limit(parsers)
+        limit = body_limit(_parsers(request))
         if length > limit:
-            return _problem(too_large_problem(limit=limit, instance=request.path))
+            return JsonResponse(
+                too_large_problem(limit=limit, instance=request.path),
+                status=413,
+                content_type=PROBLEM_CONTENT_TYPE,
+                json_dumps_params={"ensure_ascii": False},
+            )
         return self.get_response(request)

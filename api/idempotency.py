@@ -27,8 +27,10 @@ The whole body is read, and fingerprinted, before the key is reserved and before
 transaction opens, and the view reads it from that copy (in memory, or a temporary file
 past FILE_UPLOAD_MAX_MEMORY_SIZE): a slow client holds no database lock while the server
 waits for its bytes (on SQLite a transaction takes the one write lock when it opens). The
-body's size and type were judged from its headers before (api/bodies.py), so what is read
-is bounded. A client that goes before its body ends gets a 400 and nothing runs.
+body's size was judged from its headers before (api/bodies.py), so what is read is
+bounded; a body of a type the operation does not parse is not read at all (the view
+refuses it without reading it). A client that goes before its body ends gets a 400 and
+nothing runs.
 JSON is compared canonically (key order and spacing do not count), multipart without its
 random boundary. The stored body is encrypted with a key derived from SECRET_KEY and
 the client's raw Idempotency-Key, which the table does not hold; and a secret shown once
@@ -63,6 +65,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from api.bodies import takes_body
 from api.exceptions import PROBLEM_CONTENT_TYPE, busy_response, is_lock_timeout, problem
 from api.models import IdempotencyRecord, IdempotencyState
 from partners.models import PartnerKey
@@ -261,14 +264,22 @@ class Body:
     spool: Any
 
     def close(self) -> None:
-        self.spool.close()
+        if self.spool is not None:
+            self.spool.close()
 
 
 def _read_body(request: HttpRequest) -> Body:
     """Read the whole body (bounded by api/bodies.py) into a copy that the view reads
-    instead. No transaction is open: waiting for a slow client holds no lock."""
-    declared = max(_left_to_read(request._stream) or 0, 0)
+    instead. No transaction is open: waiting for a slow client holds no lock.
+
+    A body of a type the operation does not parse is not read at all: the view refuses it
+    (415) without reading it, or, for an operation that takes no body, ignores it. Only its
+    media type counts in the fingerprint."""
     fingerprint = Fingerprint(request)
+    if not takes_body(request):
+        fingerprint.feed(b"(a body this operation does not read)")
+        return Body(fingerprint.hexdigest(), HashingStream(request._stream, None), True, None)
+    declared = max(_left_to_read(request._stream) or 0, 0)
     incoming = HashingStream(request._stream, fingerprint)
     spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115  # closed by Body.close
     received = 0

@@ -1,7 +1,8 @@
 """Issue 12, finding 2: every body has a limit, checked from its Content-Length before a
 byte is read (413 with the `limit` in bytes), and a body of a type the operation does not
-take is a 415 before a byte is read, with an Idempotency-Key too. Nothing is parsed,
-spooled to disk or waited for."""
+take is never read: a 415 (after the view's own checks), with an Idempotency-Key too,
+whose middleware otherwise reads the body ahead of the view. Nothing is parsed, spooled to
+disk or waited for."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def _large_file_form(size: int) -> CountingPayload:
 
 
 def test_a_multipart_login_is_415_before_a_byte_is_read(client_for, applicant):
-    payload = _large_file_form(3_000_000)
+    payload = _large_file_form(500_000)
 
     response = _post(client_for(None), "/api/v1/auth/token/", payload, MULTIPART)
 
@@ -75,9 +76,10 @@ def test_the_default_json_limit_is_a_megabyte(settings):
     assert settings.REQUEST_MAX_BODY_BYTES == 1024 * 1024
 
 
-def test_with_an_idempotency_key_a_form_is_415_before_a_byte_is_read(client_for, applicant, enterprise, programme):
-    """The Idempotency-Key middleware reads the whole body before it acts: a body the
-    operation does not take is refused before that, first request or retry."""
+def test_with_an_idempotency_key_a_form_is_never_read(client_for, applicant, enterprise, programme):
+    """The Idempotency-Key middleware reads the whole body before it acts, but not a body
+    the operation does not take: a first request is the view's 415, a retry under a key
+    used for JSON is another request (422), and neither reads a byte."""
     client = client_for(applicant)
     key = {"HTTP_IDEMPOTENCY_KEY": "form-to-json"}
     created = client.post(
@@ -93,25 +95,45 @@ def test_with_an_idempotency_key_a_form_is_415_before_a_byte_is_read(client_for,
         **key,
     )
     assert created.status_code == 201, created.content
-    payloads = [_large_file_form(3_000_000), _large_file_form(3_000_000)]
+    payloads = [_large_file_form(500_000), _large_file_form(500_000)]
 
     retry = _post(client, "/api/v1/cases/", payloads[0], MULTIPART, **key)
     first = _post(client, "/api/v1/cases/", payloads[1], MULTIPART, HTTP_IDEMPOTENCY_KEY="another")
 
-    assert assert_problem(retry, 415)["allowed"] == ["application/json"]
-    assert_problem(first, 415)
+    assert assert_problem(retry, 422)["code"] == "idempotency_key_reused"
+    assert assert_problem(first, 415)["allowed"] == ["application/json"]
     assert [payload.bytes_read for payload in payloads] == [0, 0]
     assert IdempotencyRecord.objects.count() == 1
 
 
-def test_json_sent_to_an_upload_is_415_before_a_byte_is_read(client_for, applicant, case_in):
+@pytest.mark.parametrize("key", [{}, {"HTTP_IDEMPOTENCY_KEY": "json-to-upload"}], ids=["no-key", "key"])
+def test_json_sent_to_an_upload_is_415_before_a_byte_is_read(client_for, applicant, case_in, key):
     case = case_in("draft")
     payload = CountingPayload(b'{"kind": "invoice"}')
 
-    response = _post(client_for(applicant), f"/api/v1/cases/{case.pk}/documents/", payload, "application/json")
+    response = _post(client_for(applicant), f"/api/v1/cases/{case.pk}/documents/", payload, "application/json", **key)
 
     assert assert_problem(response, 415)["allowed"] == ["multipart/form-data"]
     assert payload.bytes_read == 0
+    assert not IdempotencyRecord.objects.exists()  # a refusal of a body never read is not kept
+
+
+def test_a_body_to_an_operation_that_takes_none_is_not_read_with_a_key(key_client, ip_agent):
+    """Rotating a secret takes no body: one sent anyway is ignored, not read, and the
+    rotation is kept for the key as usual."""
+    client = key_client(ip_agent[1])
+    created = client.post(
+        "/api/v1/webhooks/", {"url": "https://1.2.3.4/hooks", "event_types": ["case.updated"]}, format="json"
+    )
+    path = f"/api/v1/webhooks/{created.json()['id']}/rotate-secret/"
+    payloads = [_large_file_form(100_000), _large_file_form(100_000)]
+
+    first, retry = (_post(client, path, payload, MULTIPART, HTTP_IDEMPOTENCY_KEY="rotate") for payload in payloads)
+
+    assert first.status_code == 200, first.content
+    assert retry.status_code == 200
+    assert retry["Idempotent-Replayed"] == "true"
+    assert [payload.bytes_read for payload in payloads] == [0, 0]
 
 
 def test_an_upload_keeps_its_own_limit_and_names_it(client_for, applicant, case_in, settings):
