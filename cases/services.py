@@ -499,7 +499,6 @@ def _cost_lines_data(rows: list[CostLine]) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
 def _lock_enterprise(enterprise_id: uuid.UUID) -> None:
     """Hold the enterprise's row until commit, so two writes that count what the firm
     holds (drafts, stored bytes) cannot both pass its quota. Always the last lock taken."""
@@ -522,6 +521,7 @@ def _check_draft_quota(enterprise: Enterprise) -> None:
         )
 
 
+@transaction.atomic
 def case_create(
     *,
     actor: User,

@@ -5,12 +5,17 @@ refusal says the figures and leaves nothing behind."""
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from knox.models import AuthToken
 
 from cases import files
 from cases.models import Case, CaseState, Document
@@ -241,3 +246,49 @@ def test_the_quota_refusals_are_explained_in_vietnamese(
     assert details["vi"][0].startswith("Mỗi doanh nghiệp chỉ được giữ tối đa 1 hồ sơ nháp")
     assert "dung lượng" in details["vi"][1]
     assert "giải nén" in details["vi"][2]
+
+
+# --- Simultaneous requests ------------------------------------------------------------------
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_drafts_and_uploads_never_pass_the_quotas(
+    live_server, applicant, enterprise, programme, case_in, settings
+):
+    settings.CASES_MAX_DRAFTS_PER_ENTERPRISE = 3
+    settings.DOCUMENTS_MAX_BYTES_PER_ENTERPRISE = 3 * len(pdf_bytes())
+    drafts = [case_in("draft") for _ in range(2)]  # each upload goes to a case of its own
+    _instance, token = AuthToken.objects.create(user=applicant)
+    barrier = threading.Barrier(8)
+
+    def call(n: int) -> requests.Response:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            barrier.wait()
+            if n % 2:
+                return session.post(
+                    f"{live_server.url}/api/v1/cases/",
+                    json={
+                        "enterprise": str(enterprise.pk),
+                        "programme": programme.code,
+                        "support_type": "trademark",
+                        "title": f"Nhãn hiệu {n}",
+                        "requested_amount": 1_000_000,
+                    },
+                    timeout=60,
+                )
+            return session.post(
+                f"{live_server.url}/api/v1/cases/{drafts[n // 4].pk}/documents/",
+                data={"kind": "invoice"},
+                files={"file": (f"hoa-don-{n}.pdf", pdf_bytes(), "application/pdf")},
+                timeout=60,
+            )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(call, range(8)))
+
+    codes = Counter((r.status_code, r.json().get("code")) for r in responses)
+    assert codes == {(201, None): 4, (409, "too_many_drafts"): 3, (409, "storage_quota_exceeded"): 1}, codes
+    assert Case.objects.filter(enterprise=enterprise, state=CaseState.DRAFT).count() == 3
+    assert Document.objects.filter(case__enterprise=enterprise).count() == 3
