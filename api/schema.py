@@ -222,11 +222,12 @@ REASONS: dict[str, str] = {
     "409": "Conflict with the current state (`code` says which), or a retry while the first "
     "request with the same Idempotency-Key is still running.",
     "412": "`If-Match` names another version: read again and retry (`current_version`, `ETag`).",
-    "413": "The body or the file is too large (`limit`).",
+    "413": "The body or the file is too large (`limit`, in bytes).",
     "415": "The body's media type is not the one this operation accepts.",
     "422": "The Idempotency-Key was used before with another body.",
     "429": "Too many attempts: wait for `Retry-After` seconds.",
-    "503": "The service is unavailable.",
+    "503": "The service is busy (a database lock was not had in time) or unavailable: retry after "
+    "`Retry-After` seconds.",
 }
 
 WWW_AUTHENTICATE = {
@@ -284,6 +285,10 @@ def _refusals_of(path: str, method: str, operation: dict[str, Any]) -> None:
         _add(responses, "412")
     if method == "get" and queries:  # a filter, an ordering, a cursor or a page size
         _add(responses, "400")
+    if method != "get":  # api/bodies.py: any body over its limit, before a byte is read
+        _add(responses, "413")
+    # A database lock not had in time (api/exceptions.py): 503 `busy` with Retry-After.
+    _add(responses, "503")
 
 
 def _as_problem(code: str, response: dict[str, Any]) -> dict[str, Any]:

@@ -107,6 +107,9 @@ def test_the_refusals_that_follow_from_how_an_operation_is_reached_are_declared(
         assert "ETag" in responses["412"]["headers"]
     if "{" in path:
         assert "404" in responses
+    if method != "get":
+        assert "413" in responses, "api/bodies.py refuses any body over its limit"
+    assert "Retry-After" in responses["503"]["headers"], "a lock not had in time is a 503 busy"
 
 
 def test_the_token_endpoint_declares_a_wrong_password():
