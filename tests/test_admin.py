@@ -285,3 +285,18 @@ def test_an_override_keeps_its_date_in_the_admin(manager_in_admin, manager):
     assert list(CalendarOverride.objects.values_list("date", "working", "note")) == [
         (dt.date(2026, 6, 2), True, "Làm bù")
     ]
+
+
+def test_an_enterprises_verification_trail_is_shown_in_the_admin(admin_client_logged_in, enterprise, officer):
+    from applicants import services as applicant_services
+
+    applicant_services.enterprise_verify(actor=officer, enterprise=enterprise)
+    enterprise.refresh_from_db()
+    applicant_services.enterprise_update(actor=officer, enterprise=enterprise, data={"address": "5 Đường Mới"})
+
+    page = admin_client_logged_in.get(reverse("admin:applicants_enterprise_change", args=[enterprise.pk]))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "verification_cleared" in html
+    assert "5 Đường Mới" in html
