@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.models import AppendOnlyModel
+
 
 class LegalForm(models.TextChoices):
     ENTERPRISE = "enterprise", _("Enterprise")
@@ -102,7 +104,7 @@ class Enterprise(models.Model):
         return int(self.women_owned) + int(self.many_female_employees) + int(self.social_enterprise)
 
 
-class EnterpriseEvent(models.Model):
+class EnterpriseEvent(AppendOnlyModel):
     """The audit trail of an enterprise's verification: an officer verifying it, and a
     change of a verified fact clearing it (who changed what, from what). Append-only."""
 
@@ -120,14 +122,6 @@ class EnterpriseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enterprise_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if not self._state.adding:
-            raise RuntimeError("enterprise events are append-only")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise RuntimeError("enterprise events are append-only")
 
 
 class MembershipRole(models.TextChoices):

@@ -13,6 +13,7 @@ from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
 from applicants.models import Enterprise
+from common.models import AppendOnlyModel
 
 
 class SupportType(models.TextChoices):
@@ -287,21 +288,6 @@ class CostLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_number}: {self.amount}"
-
-
-class AppendOnlyModel(models.Model):
-    """Rows are written once: an update or a delete of an existing row is a bug."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if not self._state.adding:
-            raise RuntimeError(f"{self._meta.verbose_name_plural} are append-only")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise RuntimeError(f"{self._meta.verbose_name_plural} are append-only")
 
 
 class CaseEvent(AppendOnlyModel):

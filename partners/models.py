@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from applicants.models import Enterprise
-from cases.models import AppendOnlyModel
+from common.models import AppendOnlyModel
 
 
 class Scope(models.TextChoices):
